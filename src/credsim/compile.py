@@ -1,0 +1,219 @@
+"""Compile a validated scenario (regime + behaviour + population) into flat arrays for the kernels.
+
+Adding a regime never touches a kernel: everything a regime says becomes one of these arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from credsim.behaviour import Catalogue
+from credsim.regime import Regime
+
+NO_LIST = -1
+BIG = np.int32(2**31 - 1)  # "never" for day timers
+NO_SCORE = np.int32(-(2**31))  # "none" for optional scores
+GROUPS = ["female_urban", "female_rural", "male_urban", "male_rural", "firm"]
+FIRM_GROUP = 4
+UNSCORED = "unscored"
+
+
+@dataclass(frozen=True)
+class RegimeTables:
+    """A regime as arrays. Grade index K (= number of bands) is the pseudo-grade 'unscored'."""
+
+    score_init: int
+    score_min: int
+    score_max: int
+    score_sd: float
+    covers_person: bool
+    covers_firm: bool
+    max_ded: int  # per day, 0 = no cap
+    band_min: np.ndarray  # int32[K], best first
+    act_points: np.ndarray  # int32[A]
+    act_lists: np.ndarray  # int32[A] bit mask
+    act_cap: np.ndarray  # int32[A] score cap (BIG = none)
+    act_class: np.ndarray  # int32[A]
+    act_rule: np.ndarray  # int32[A] index of the first rule for the act, -1 if unscored
+    list_dur: np.ndarray  # int32[L]
+    list_ext_p: np.ndarray  # float64[L]
+    list_ext_min: np.ndarray  # int32[L]
+    list_ext_max: np.ndarray  # int32[L]
+    list_rem_rate: np.ndarray  # float64[L] per day
+    list_rem_delay: np.ndarray  # int32[L]
+    list_on_rem: np.ndarray  # int32[L] (NO_SCORE = none)
+    thr_list: np.ndarray  # int32[Th]
+    thr_at_most: np.ndarray  # int32[Th]
+    grade_sanc: np.ndarray  # uint64[K+1]
+    list_sanc: np.ndarray  # uint64[L]
+    rec_after: np.ndarray  # int32[R], ascending
+    rec_restore: np.ndarray  # int32[R], -1 = all
+    rec_pts_max: np.ndarray  # int32[R] (BIG = no condition)
+    rec_cls_max: np.ndarray  # int32[R]
+    rec_cls_min: np.ndarray  # int32[R]
+
+    def as_tuple(self) -> tuple:
+        return tuple(getattr(self, f) for f in self.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class BehaviourTables:
+    """Acts grouped by (subject, trait) so one Poisson process per agent covers all its acts.
+
+    An agent of subject s draws events at rate sum_g m[trait_g] * grp_rate[g]; the group is chosen
+    in proportion to its term, then the act within the group from ``grp_cum`` (shared by all).
+    """
+
+    trait_sigma: np.ndarray  # float64[T]
+    grp_subject: np.ndarray  # int32[G] 0 person, 1 firm
+    grp_trait: np.ndarray  # int32[G] -1 = none (multiplier 1)
+    grp_rate: np.ndarray  # float64[G] per day
+    grp_start: np.ndarray  # int32[G+1] into grp_acts / grp_cum
+    grp_acts: np.ndarray  # int32[A]
+    grp_cum: np.ndarray  # float64[A] cumulative share within the group, last = 1
+    p_detect: np.ndarray  # float64[A, 2] (urban, rural)
+    act_subject: np.ndarray  # int32[A]
+
+    def as_tuple(self) -> tuple:
+        return tuple(getattr(self, f) for f in self.__dataclass_fields__)
+
+
+def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
+    A = len(act_names)
+    index = {a: k for k, a in enumerate(act_names)}
+    lists = [x.name for x in regime.lists]
+    bands = regime.grade_labels
+    dim_w = {d.name: d.weight for d in regime.dimensions}
+    act_points = np.zeros(A, np.int32)
+    act_lists = np.zeros(A, np.int32)
+    act_cap = np.full(A, BIG, np.int32)
+    act_class = np.zeros(A, np.int32)
+    act_rule = np.full(A, -1, np.int32)
+    for k, rule in enumerate(regime.rules):
+        a = index[rule.act]
+        pts = rule.points
+        if rule.dimension is not None and dim_w:
+            pts = int(round(pts * dim_w[rule.dimension]))
+        act_points[a] += pts
+        if rule.list is not None:
+            act_lists[a] |= 1 << lists.index(rule.list)
+        if rule.cap_grade is not None:
+            act_cap[a] = min(act_cap[a], regime.band_range(rule.cap_grade)[1])
+        act_class[a] = max(act_class[a], rule.offence_class)
+        if act_rule[a] < 0:
+            act_rule[a] = k
+    L = len(regime.lists)
+    ext_p = np.zeros(L)
+    ext_min = np.zeros(L, np.int32)
+    ext_max = np.zeros(L, np.int32)
+    rem_rate = np.zeros(L)
+    rem_delay = np.zeros(L, np.int32)
+    on_rem = np.full(L, NO_SCORE, np.int32)
+    for k, x in enumerate(regime.lists):
+        if x.extension is not None:
+            ext_p[k] = x.extension.probability
+            ext_min[k] = x.extension.min_days
+            ext_max[k] = x.extension.max_days
+        if x.removal is not None:
+            rem_rate[k] = x.removal.rate_per_year / 365.0
+            rem_delay[k] = x.removal.delay_days
+        if x.on_removal_score is not None:
+            on_rem[k] = x.on_removal_score
+    K = len(bands)
+    grade_sanc = np.zeros(K + 1, np.uint64)
+    list_sanc = np.zeros(L, np.uint64)
+    for s, sn in enumerate(regime.sanctions):
+        bit = np.uint64(1) << np.uint64(s)
+        for g in sn.grades:
+            grade_sanc[bands.index(g)] |= bit
+        for li in sn.lists:
+            list_sanc[lists.index(li)] |= bit
+    rec = sorted(regime.recovery, key=lambda r: r.after_days)
+    return RegimeTables(
+        score_init=regime.score.initial,
+        score_min=regime.score.min,
+        score_max=regime.score.max,
+        score_sd=float(regime.score.initial_sd),
+        covers_person="person" in regime.covers,
+        covers_firm="firm" in regime.covers,
+        max_ded=regime.max_deduction_per_day or 0,
+        band_min=np.array([b.min for b in regime.bands], np.int32),
+        act_points=act_points,
+        act_lists=act_lists,
+        act_cap=act_cap,
+        act_class=act_class,
+        act_rule=act_rule,
+        list_dur=np.array([x.duration_days for x in regime.lists], np.int32),
+        list_ext_p=ext_p,
+        list_ext_min=ext_min,
+        list_ext_max=ext_max,
+        list_rem_rate=rem_rate,
+        list_rem_delay=rem_delay,
+        list_on_rem=on_rem,
+        thr_list=np.array([lists.index(t.list) for t in regime.thresholds], np.int32),
+        thr_at_most=np.array([t.at_most for t in regime.thresholds], np.int32),
+        grade_sanc=grade_sanc,
+        list_sanc=list_sanc,
+        rec_after=np.array([r.after_days for r in rec], np.int32),
+        rec_restore=np.array([-1 if r.restore == "all" else r.restore for r in rec], np.int32),
+        rec_pts_max=np.array(
+            [BIG if r.if_last_points_at_most is None else r.if_last_points_at_most for r in rec],
+            np.int32,
+        ),
+        rec_cls_max=np.array(
+            [BIG if r.if_last_class_at_most is None else r.if_last_class_at_most for r in rec],
+            np.int32,
+        ),
+        rec_cls_min=np.array(
+            [-1 if r.if_last_class_at_least is None else r.if_last_class_at_least for r in rec],
+            np.int32,
+        ),
+    )
+
+
+def compile_behaviour(cat: Catalogue, perfect_detection: bool = False) -> BehaviourTables:
+    traits = [t.name for t in cat.traits]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for a, act in enumerate(cat.acts):
+        subj = 0 if act.subject == "person" else 1
+        tr = traits.index(act.trait) if act.trait is not None else -1
+        if act.rate_per_year > 0:
+            groups.setdefault((subj, tr), []).append(a)
+    keys = sorted(groups)
+    grp_subject, grp_trait, grp_rate, grp_start, grp_acts, grp_cum = [], [], [], [0], [], []
+    for subj, tr in keys:
+        members = groups[(subj, tr)]
+        rates = np.array([cat.acts[a].rate_per_year for a in members]) / 365.0
+        grp_subject.append(subj)
+        grp_trait.append(tr)
+        grp_rate.append(rates.sum())
+        cum = np.cumsum(rates) / rates.sum()
+        cum[-1] = 1.0
+        grp_acts.extend(members)
+        grp_cum.extend(cum.tolist())
+        grp_start.append(len(grp_acts))
+    sensors = {s.name: s for s in cat.sensors}
+    A = len(cat.acts)
+    p_detect = np.zeros((A, 2))
+    for a, act in enumerate(cat.acts):
+        if perfect_detection:
+            p_detect[a] = 1.0
+            continue
+        miss_u, miss_r = 1.0, 1.0
+        for s in act.sensors:
+            miss_u *= 1.0 - sensors[s].p_urban
+            miss_r *= 1.0 - sensors[s].p_rural
+        p_detect[a] = (1.0 - miss_u, 1.0 - miss_r)
+    return BehaviourTables(
+        trait_sigma=np.array([t.sigma for t in cat.traits], np.float64),
+        grp_subject=np.array(grp_subject, np.int32),
+        grp_trait=np.array(grp_trait, np.int32),
+        grp_rate=np.array(grp_rate, np.float64),
+        grp_start=np.array(grp_start, np.int32),
+        grp_acts=np.array(grp_acts, np.int32),
+        grp_cum=np.array(grp_cum, np.float64),
+        p_detect=p_detect,
+        act_subject=np.array([0 if a.subject == "person" else 1 for a in cat.acts], np.int32),
+    )

@@ -1,0 +1,34 @@
+"""Errors a user can act on: each names the file, the key path, the value and what was expected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+def key_path(loc: Iterable[str | int]) -> str:
+    """Render a location tuple as ``a.b[2].c``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+class ConfigError(ValueError):
+    """A scenario, regime or history file is invalid. ``problems`` holds one line per error."""
+
+    def __init__(self, source: str, problems: Sequence[str]):
+        self.source = source
+        self.problems = list(problems)
+        lines = [f"{source}: {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+def problem(loc: Iterable[str | int], message: str, value: object = ...) -> str:
+    """One error line: ``key.path: value is wrong because ...``."""
+    where = key_path(loc)
+    if value is ...:
+        return f"{where}: {message}"
+    return f"{where}: {value!r} {message}"

@@ -1,0 +1,154 @@
+"""Where communities run: in this process, in local worker processes, or on a Dask cluster.
+
+Every executor yields the same ``CommunityResult`` for the same community, so a run's results
+are bit-identical whatever runs it; only speed differs.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+
+from credsim.engine import CommunityResult, EngineSpec, run_community
+from credsim.population import Community
+
+
+def _init_worker(threads: int) -> None:
+    os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    try:
+        import numba
+
+        numba.set_num_threads(threads)
+    except Exception:  # pragma: no cover - numba may not be initialised yet
+        pass
+
+
+def _task(spec: EngineSpec, c: Community) -> CommunityResult:
+    return run_community(spec, c)
+
+
+class Executor(ABC):
+    """Runs communities and yields their results as they finish."""
+
+    name = "base"
+
+    @abstractmethod
+    def map(self, spec: EngineSpec, comms: Iterable[Community]) -> Iterator[CommunityResult]:
+        """Yield the result of every community, in any order."""
+
+    def close(self) -> None:
+        pass
+
+
+class InProcess(Executor):
+    """One worker: this process, with Numba's threads over blocks of each community."""
+
+    name = "in-process"
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+
+    def map(self, spec, comms):
+        if self.threads:
+            import numba
+
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        for c in comms:
+            yield run_community(spec, c)
+
+
+class LocalProcesses(Executor):
+    """``workers`` local processes, one community at a time each, one thread each by default."""
+
+    name = "processes"
+
+    def __init__(self, workers: int, threads_per_worker: int = 1):
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(threads_per_worker,),
+        )
+
+    def map(self, spec, comms):
+        pending = set()
+        it = iter(comms)
+        # keep a short queue so memory stays O(workers), not O(communities)
+        for c in it:
+            pending.add(self.pool.submit(_task, spec, c))
+            if len(pending) >= 2 * self.workers:
+                break
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                yield f.result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.add(self.pool.submit(_task, spec, nxt))
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskCluster(Executor):
+    """A Dask distributed cluster: an existing scheduler address, or ``local`` for a LocalCluster."""
+
+    name = "dask"
+
+    def __init__(self, address: str, workers: int = 2):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:  # pragma: no cover - depends on the extra
+            raise RuntimeError(
+                "the Dask executor needs the optional extra: pip install 'credsim[distributed]'"
+            ) from exc
+        self._cluster = None
+        if address == "local":
+            self._cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=None,
+            )
+            self.client = Client(self._cluster)
+        else:
+            self.client = Client(address)
+        self.client.run(_init_worker, 1)
+
+    def map(self, spec, comms):
+        from distributed import as_completed
+
+        spec_f = self.client.scatter(spec, broadcast=True)
+        comms = list(comms)
+        futures = [self.client.submit(_task, spec_f, c, pure=False) for c in comms]
+        for f in as_completed(futures):
+            res = f.result()
+            f.release()
+            yield res
+
+    def close(self):
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(workers: int | None = None, dask: str | None = None,
+                  n_communities: int = 1) -> Executor:
+    """The executor a user asked for; by default local processes on a multi-core machine."""
+    if dask:
+        return DaskCluster(dask, workers or 2)
+    cores = os.cpu_count() or 1
+    if workers is None:
+        workers = cores if n_communities > 1 else 1
+    workers = max(1, min(workers, n_communities))
+    if workers == 1:
+        return InProcess()
+    return LocalProcesses(workers, max(1, cores // workers))
+
+
+def run_all(executor: Executor, spec: EngineSpec, comms: list[Community],
+            on_result: Callable[[CommunityResult], None]) -> None:
+    for res in executor.map(spec, comms):
+        on_result(res)

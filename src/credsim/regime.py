@@ -1,0 +1,236 @@
+"""A regime: score, grade bands, lists, rules, sanctions and recovery, as a validated data file.
+
+A regime is data, never code: adding one never touches a kernel (see ``compile.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from credsim.config import Strict, read_toml, validate
+from credsim.data import data_path
+from credsim.errors import ConfigError
+from credsim.provenance import Sourced
+
+Subject = Literal["person", "firm"]
+
+
+class Score(Sourced):
+    """The score every covered agent starts with and its bounds. ``initial_sd`` > 0 spreads the
+    starting score normally around ``initial`` (commercial scores); 0 gives everyone ``initial``."""
+
+    initial: int
+    min: int
+    max: int
+    initial_sd: float = Field(default=0.0, ge=0)
+
+
+class Band(Sourced):
+    """A grade: every score >= ``min`` (and below the next better band) has this grade."""
+
+    label: str
+    min: int
+
+
+class Extension(Sourced):
+    """With ``probability``, a listing is extended by a uniform number of days in [min_days, max_days]."""
+
+    probability: float = Field(ge=0, le=1)
+    min_days: int = Field(ge=0)
+    max_days: int = Field(ge=0)
+
+
+class Removal(Sourced):
+    """Early removal: the listed agent performs (repays, regularises) at ``rate_per_year`` and the
+    list drops them ``delay_days`` later."""
+
+    rate_per_year: float = Field(ge=0)
+    delay_days: int = Field(ge=0, default=0)
+
+
+class ListSpec(Sourced):
+    """A blacklist or file (court list of dishonest debtors, FICP, licence invalidation...)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    duration_days: int = Field(gt=0)
+    extension: Extension | None = None
+    removal: Removal | None = None
+    on_removal_score: int | None = None
+
+
+class Rule(Sourced):
+    """What a recorded act does: add ``points`` (negative deducts), put the agent on ``list``,
+    cap the grade at ``cap_grade``. ``offence_class`` feeds class-dependent recovery."""
+
+    act: str
+    points: int = 0
+    list: str | None = None
+    cap_grade: str | None = None
+    offence_class: int = Field(default=0, ge=0, le=9)
+    dimension: str | None = None
+    note: str = ""
+
+
+class Threshold(Sourced):
+    """Score-triggered listing: when the score falls to ``at_most`` or below, list the agent."""
+
+    list: str
+    at_most: int
+
+
+class Sanction(Sourced):
+    """A restriction, privilege or shaming measure in force while the agent has one of ``grades``
+    or is on one of ``lists`` (structured conditions, no expressions)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    kind: Literal["restriction", "privilege", "shaming"] = "restriction"
+    grades: list[str] = Field(default_factory=list)
+    lists: list[str] = Field(default_factory=list)
+
+
+class Recovery(Sourced):
+    """Points come back after ``after_days`` without a new recorded deduction: all of them
+    (``restore = "all"``) or a number. Optional conditions on the last deduction."""
+
+    after_days: int = Field(gt=0)
+    restore: Literal["all"] | int
+    if_last_points_at_most: int | None = None
+    if_last_class_at_most: int | None = None
+    if_last_class_at_least: int | None = None
+
+
+class Dimension(Sourced):
+    """A score dimension (Sesame-style). A rule's points are multiplied by its dimension's weight."""
+
+    name: str
+    weight: float = Field(ge=0)
+
+
+class Regime(Strict):
+    """A scoring and sanctioning regime."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    title: str
+    summary: str
+    description: str = ""
+    covers: list[Subject] = Field(default_factory=lambda: ["person"])
+    adult_age: int = Field(default=18, ge=0)
+    max_deduction_per_day: int | None = Field(default=None, gt=0)
+    score: Score
+    bands: list[Band] = Field(min_length=1)
+    lists: list[ListSpec] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    thresholds: list[Threshold] = Field(default_factory=list)
+    sanctions: list[Sanction] = Field(default_factory=list)
+    recovery: list[Recovery] = Field(default_factory=list)
+    dimensions: list[Dimension] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _coherent(self):
+        problems = regime_problems(self)
+        if problems:
+            raise ValueError(" | ".join(problems))
+        return self
+
+    @property
+    def grade_labels(self) -> list[str]:
+        return [b.label for b in self.bands]
+
+    def band_range(self, label: str) -> tuple[int, int]:
+        """(min, max) score of a band."""
+        for k, b in enumerate(self.bands):
+            if b.label == label:
+                hi = self.score.max if k == 0 else self.bands[k - 1].min - 1
+                return b.min, hi
+        raise KeyError(label)
+
+
+def regime_problems(r: Regime, known_acts: set[str] | None = None) -> list[str]:
+    """Cross-field checks, each naming the key path of the bad value."""
+    p: list[str] = []
+    s = r.score
+    if s.min > s.max:
+        p.append(f"score.min: {s.min} is above score.max {s.max}")
+    if not s.min <= s.initial <= s.max:
+        p.append(f"score.initial: {s.initial} is outside [score.min, score.max] = [{s.min}, {s.max}]")
+    labels = [b.label for b in r.bands]
+    for k, b in enumerate(r.bands):
+        if b.min > s.max:
+            p.append(f"bands[{k}].min: {b.min} is above the regime's score.max {s.max}")
+        if k and b.min >= r.bands[k - 1].min:
+            p.append(
+                f"bands[{k}].min: {b.min} must be below bands[{k - 1}].min {r.bands[k - 1].min} "
+                "(bands go from best to worst)"
+            )
+        if labels.count(b.label) > 1:
+            p.append(f"bands[{k}].label: {b.label!r} is used twice")
+    if r.bands[-1].min > s.min:
+        p.append(
+            f"bands[{len(r.bands) - 1}].min: {r.bands[-1].min} leaves scores from {s.min} "
+            "without a grade (the worst band's min must be <= score.min)"
+        )
+    lists = [x.name for x in r.lists]
+    for k, x in enumerate(r.lists):
+        if lists.count(x.name) > 1:
+            p.append(f"lists[{k}].name: {x.name!r} is used twice")
+        if x.extension and x.extension.min_days > x.extension.max_days:
+            p.append(f"lists[{k}].extension.min_days: {x.extension.min_days} is above max_days")
+        if x.on_removal_score is not None and not s.min <= x.on_removal_score <= s.max:
+            p.append(f"lists[{k}].on_removal_score: {x.on_removal_score} is outside the score bounds")
+    if len(r.lists) > 16:
+        p.append(f"lists: {len(r.lists)} lists; at most 16 are supported")
+    if len(r.sanctions) > 62:
+        p.append(f"sanctions: {len(r.sanctions)} sanctions; at most 62 are supported")
+    dims = {d.name for d in r.dimensions}
+    for k, rule in enumerate(r.rules):
+        if rule.list is not None and rule.list not in lists:
+            p.append(f"rules[{k}].list: {rule.list!r} is not a list of this regime (lists: {lists})")
+        if rule.cap_grade is not None and rule.cap_grade not in labels:
+            p.append(f"rules[{k}].cap_grade: {rule.cap_grade!r} is not a band (bands: {labels})")
+        if known_acts is not None and rule.act not in known_acts:
+            p.append(f"rules[{k}].act: {rule.act!r} is not an act of the behaviour catalogue")
+        if dims and rule.dimension not in dims:
+            p.append(f"rules[{k}].dimension: {rule.dimension!r} is not a dimension ({sorted(dims)})")
+    for k, t in enumerate(r.thresholds):
+        if t.list not in lists:
+            p.append(f"thresholds[{k}].list: {t.list!r} is not a list of this regime (lists: {lists})")
+    names = [x.name for x in r.sanctions]
+    for k, sn in enumerate(r.sanctions):
+        if names.count(sn.name) > 1:
+            p.append(f"sanctions[{k}].name: {sn.name!r} is used twice")
+        if not sn.grades and not sn.lists:
+            p.append(f"sanctions[{k}]: gives neither 'grades' nor 'lists', so it never applies")
+        for j, g in enumerate(sn.grades):
+            if g not in labels:
+                p.append(f"sanctions[{k}].grades[{j}]: {g!r} is not a band (bands: {labels})")
+        for j, li in enumerate(sn.lists):
+            if li not in lists:
+                p.append(f"sanctions[{k}].lists[{j}]: {li!r} is not a list (lists: {lists})")
+    return p
+
+
+def shipped_regimes() -> list[str]:
+    """Names of the regimes shipped with credsim."""
+    return sorted(p.stem for p in data_path("regimes").glob("*.toml"))
+
+
+def regime_path(ref: str | Path, base: Path | None = None) -> Path:
+    ref_s = str(ref)
+    if ref_s.endswith(".toml"):
+        p = Path(ref_s)
+        return base / p if base is not None and not p.is_absolute() else p
+    p = data_path("regimes", f"{ref_s}.toml")
+    if not p.exists():
+        raise ConfigError(ref_s, [f"no shipped regime of that name (shipped: {shipped_regimes()})"])
+    return p
+
+
+def load_regime(ref: str | Path, base: Path | None = None) -> Regime:
+    """Load a shipped regime by name (``rongcheng``) or a regime file by path."""
+    path = regime_path(ref, base)
+    return validate(Regime, read_toml(path), str(path))

@@ -1,0 +1,255 @@
+"""Results of a run: daily aggregates, acts, an anonymous panel, headline figures, plots.
+
+In memory they are pandas DataFrames; on disk a run directory of Parquet files, a summary,
+PNG plots and an HTML report. ``Results.load(dir)`` reads a run directory back.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from credsim import __version__
+from credsim.compile import GROUPS, UNSCORED
+from credsim.kernel import KIND_ACT, KIND_START, KIND_TIMER
+from credsim.rules import CAUSE_EXPIRY, CAUSE_RECOVERY, CAUSE_REMOVAL
+
+if TYPE_CHECKING:  # pragma: no cover
+    from credsim.sim import Sim, _Reduction
+
+
+def _col(prefix: str, name: str) -> str:
+    return f"{prefix}_{name}"
+
+
+class Results:
+    """What a run produced. ``daily``, ``acts``, ``panel`` (DataFrames), ``summary`` (dict)."""
+
+    def __init__(self, meta: dict[str, Any], daily: pd.DataFrame, acts: pd.DataFrame,
+                 panel: pd.DataFrame, score_hist: np.ndarray, summary: dict[str, Any] | None = None):
+        self.meta = meta
+        self.daily = daily
+        self.acts = acts
+        self.panel = panel
+        self.score_hist = score_hist
+        self._summary = summary
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_reduction(cls, sim: Sim, red: _Reduction, perf: dict[str, Any]) -> Results:
+        reg = sim.regime
+        grades = reg.grade_labels + [UNSCORED]
+        sanctions = [s.name for s in reg.sanctions]
+        lists = [x.name for x in reg.lists]
+        acts = sim.catalogue.act_names
+        plan = sim.plan
+        meta = {
+            "credsim_version": __version__,
+            "scenario": sim.scenario.name,
+            "regime": reg.name,
+            "regime_title": reg.title,
+            "seed": sim.scenario.seed,
+            "days": sim.scenario.days,
+            "grades": grades,
+            "sanctions": sanctions,
+            "sanction_kinds": {s.name: s.kind for s in reg.sanctions},
+            "sanction_labels": {s.name: s.label for s in reg.sanctions},
+            "lists": lists,
+            "acts": acts,
+            "act_labels": {a.name: a.label for a in sim.catalogue.acts},
+            "groups": GROUPS,
+            "provinces": plan.provinces,
+            "regions": plan.regions,
+            "persons": plan.persons,
+            "firms": plan.firms,
+            "scale": plan.scale,
+            "score_min": reg.score.min,
+            "score_max": reg.score.max,
+            "performance": perf,
+        }
+        daily = _daily_frame(red.level, red.acts_grade, meta)
+        actsdf = _acts_frame(red.acts_day, meta)
+        panel = _panel_frame(red.panel, meta)
+        return cls(meta, daily, actsdf, panel, red.score_hist)
+
+    # ---------------------------------------------------------------- headline figures
+    @property
+    def summary(self) -> dict[str, Any]:
+        if self._summary is None:
+            self._summary = _summarise(self)
+        return self._summary
+
+    @cached_property
+    def by_day(self) -> pd.DataFrame:
+        """National daily totals: persons per grade, under each sanction, on each list."""
+        d = self.daily
+        value_cols = [c for c in d.columns if c.startswith(("sanction_", "list_"))]
+        wide = d.pivot_table(index="day", columns="grade", values="persons", aggfunc="sum",
+                             fill_value=0)
+        wide.columns = [f"grade_{g}" for g in wide.columns]
+        tot = d.groupby("day")[["persons", "score_sum", "acts_true", "acts_recorded",
+                                *value_cols]].sum()
+        scored = d[d.grade != UNSCORED].groupby("day")["persons"].sum()
+        tot["scored"] = scored.reindex(tot.index, fill_value=0)
+        tot["mean_score"] = tot["score_sum"] / tot["scored"].where(tot["scored"] > 0)
+        return tot.join(wide).reset_index()
+
+    def plot(self, kind: str = "grades", ax=None):
+        """A matplotlib figure: ``grades``, ``sanctions``, ``lists``, ``acts``, ``scores``,
+        ``regions``."""
+        from credsim import plots
+
+        return plots.plot(self, kind, ax=ax)
+
+    # ---------------------------------------------------------------- files
+    def save(self, out: str | Path, report: bool = True) -> Path:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.daily.to_parquet(out / "daily.parquet", index=False)
+        self.acts.to_parquet(out / "acts.parquet", index=False)
+        self.panel.to_parquet(out / "panel.parquet", index=False)
+        np.save(out / "score_hist.npy", self.score_hist)
+        (out / "meta.json").write_text(json.dumps(self.meta, indent=2))
+        (out / "summary.json").write_text(json.dumps(self.summary, indent=2))
+        if report:
+            from credsim import report as report_mod
+
+            report_mod.write_report(self, out)
+        return out
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Results:
+        d = Path(run_dir)
+        missing = [f for f in ("meta.json", "daily.parquet") if not (d / f).exists()]
+        if missing:
+            raise FileNotFoundError(f"{d}: not a credsim run directory (missing {missing})")
+        meta = json.loads((d / "meta.json").read_text())
+        summary = json.loads((d / "summary.json").read_text()) if (d / "summary.json").exists() else None
+        return cls(meta, pd.read_parquet(d / "daily.parquet"), pd.read_parquet(d / "acts.parquet"),
+                   pd.read_parquet(d / "panel.parquet"), np.load(d / "score_hist.npy"), summary)
+
+
+# -------------------------------------------------------------------- frames
+def _daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict) -> pd.DataFrame:
+    P, D, G, K1, M = level.shape
+    idx = np.nonzero(level[..., 0] > 0)
+    p, day, g, k = idx
+    cols: dict[str, Any] = {
+        "day": day.astype(np.int32),
+        "province": pd.Categorical.from_codes(p, meta["provinces"]),
+        "region": pd.Categorical(np.array(meta["regions"])[p]),
+        "group": pd.Categorical.from_codes(g, GROUPS),
+        "grade": pd.Categorical.from_codes(k, meta["grades"]),
+        "persons": level[idx + (0,)],
+        "score_sum": level[idx + (1,)],
+        "acts_true": acts_grade[p, day, g, k, 0],
+        "acts_recorded": acts_grade[p, day, g, k, 1],
+    }
+    S = len(meta["sanctions"])
+    for s, name in enumerate(meta["sanctions"]):
+        cols[_col("sanction", name)] = level[idx + (2 + s,)]
+    for li, name in enumerate(meta["lists"]):
+        cols[_col("list", name)] = level[idx + (2 + S + li,)]
+    return pd.DataFrame(cols)
+
+
+def _acts_frame(acts_day: np.ndarray, meta: dict) -> pd.DataFrame:
+    nz = np.nonzero(acts_day[..., 0] > 0)
+    p, day, g, a = nz
+    return pd.DataFrame({
+        "day": day.astype(np.int32),
+        "province": pd.Categorical.from_codes(p, meta["provinces"]),
+        "region": pd.Categorical(np.array(meta["regions"])[p]),
+        "group": pd.Categorical.from_codes(g, GROUPS),
+        "act": pd.Categorical.from_codes(a, meta["acts"]),
+        "true": acts_day[nz + (0,)],
+        "recorded": acts_day[nz + (1,)],
+    })
+
+
+def _panel_frame(chunks: list, meta: dict) -> pd.DataFrame:
+    cols = ["agent", "day", "event", "detail", "recorded", "score", "grade", "lists", "sanctions"]
+    if not chunks:
+        return pd.DataFrame({c: pd.Series(dtype="int64") for c in cols})
+    rows = np.concatenate(chunks)
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    # anonymous panel ids: rank of the synthetic index, never the index itself
+    _, pid = np.unique(rows[:, 0], return_inverse=True)
+    kinds = {KIND_START: "start", KIND_ACT: "act", KIND_TIMER: "timer"}
+    causes = {CAUSE_EXPIRY: "expiry", CAUSE_REMOVAL: "removal", CAUSE_RECOVERY: "recovery"}
+    lists = meta["lists"]
+    detail = []
+    for kind, code in zip(rows[:, 2], rows[:, 3], strict=True):
+        if kind == KIND_ACT:
+            detail.append(meta["acts"][code])
+        elif kind == KIND_TIMER:
+            cause, idx = divmod(int(code), 100)
+            what = causes.get(cause, "?")
+            detail.append(f"{what}:{lists[idx]}" if cause != CAUSE_RECOVERY else f"recovery[{idx}]")
+        else:
+            detail.append("start")
+    grades = np.array(meta["grades"])
+    return pd.DataFrame({
+        "agent": pid.astype(np.int64),
+        "day": rows[:, 1],
+        "event": [kinds[int(k)] for k in rows[:, 2]],
+        "detail": detail,
+        "recorded": rows[:, 4].astype(bool),
+        "score": rows[:, 5],
+        "grade": grades[rows[:, 6]],
+        "lists": rows[:, 7],
+        "sanctions": rows[:, 8],
+    })
+
+
+# -------------------------------------------------------------------- summary
+def _summarise(res: Results) -> dict[str, Any]:
+    m = res.meta
+    bd = res.by_day
+    last = bd.iloc[-1]
+    first = bd.iloc[0]
+    nation = 1.0 / m["scale"] if m["scale"] > 0 else None
+    grades = {g: int(last.get(f"grade_{g}", 0)) for g in m["grades"]}
+    sanctions = {s: int(last[_col("sanction", s)]) for s in m["sanctions"]}
+    lists = {x: int(last[_col("list", x)]) for x in m["lists"]}
+    person_days = {s: int(bd[_col("sanction", s)].sum()) for s in m["sanctions"]}
+    acts = res.acts.groupby("act", observed=True)[["true", "recorded"]].sum()
+    hist = res.score_hist
+    scores = np.arange(m["score_min"], m["score_min"] + len(hist))
+    n = hist.sum()
+    if n > 0:
+        mean = float((hist * scores).sum() / n)
+        sd = float(np.sqrt(max(0.0, (hist * (scores - mean) ** 2).sum() / n)))
+        cdf = np.cumsum(hist) / n
+        pct = {str(q): int(scores[np.searchsorted(cdf, q / 100)]) for q in (1, 10, 50, 90, 99)}
+    else:
+        mean, sd, pct = None, None, {}
+
+    def scaled(d: dict[str, int]) -> dict[str, int]:
+        return {k: int(round(v * nation)) for k, v in d.items()} if nation else {}
+
+    return {
+        "credsim_version": m["credsim_version"],
+        "scenario": m["scenario"],
+        "regime": m["regime"],
+        "seed": m["seed"],
+        "days": m["days"],
+        "population": {"persons": m["persons"], "firms": m["firms"], "scale": m["scale"],
+                       "nation_per_simulated_person": nation},
+        "final_day": {"grades": grades, "sanctions": sanctions, "lists": lists},
+        "final_day_nation_equivalent": {"grades": scaled(grades), "sanctions": scaled(sanctions),
+                                        "lists": scaled(lists)},
+        "person_days_under_sanction": person_days,
+        "acts": {str(a): {"true": int(r["true"]), "recorded": int(r["recorded"])}
+                 for a, r in acts.iterrows()},
+        "score": {
+            "mean_start": None if pd.isna(first["mean_score"]) else float(first["mean_score"]),
+            "mean_end": mean, "sd_end": sd, "percentiles_end": pct,
+        },
+        "performance": m.get("performance", {}),
+    }

@@ -1,0 +1,186 @@
+"""A scenario: which regime, on which synthetic population, with which behaviour, for how long."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from credsim.behaviour import Catalogue, load_catalogue
+from credsim.config import Strict, read_toml, validate
+from credsim.errors import ConfigError
+from credsim.marginals import Marginals, load_marginals
+from credsim.regime import Regime, load_regime, regime_problems
+
+
+class PopulationSpec(Strict):
+    """Who is simulated. Give ``scale`` (1.0 = the whole nation) or ``persons``, not both."""
+
+    marginals: str = "china-2020"
+    scale: float | None = Field(default=None, gt=0, le=1)
+    persons: int | None = Field(default=None, gt=0)
+    provinces: list[str] = Field(default_factory=list)
+    community_size: int = Field(default=100_000, ge=100, le=20_000_000)
+    firms: bool = True
+
+    @model_validator(mode="after")
+    def _one_size(self):
+        if (self.scale is None) == (self.persons is None):
+            raise ValueError("population: give exactly one of 'scale' (1.0 = the nation) or 'persons'")
+        return self
+
+
+class RegimeRef(Strict):
+    """The regime: a shipped one by name (``use``) or a file (``file``, relative to the scenario)."""
+
+    use: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.use is None) == (self.file is None):
+            raise ValueError("regime: give exactly one of 'use' (a shipped regime) or 'file'")
+        return self
+
+
+class ActOverride(Strict):
+    rate_per_year: float | None = Field(default=None, ge=0, le=365)
+    trait: str | None = None
+    sensors: list[str] | None = None
+
+
+class TraitOverride(Strict):
+    sigma: float = Field(ge=0, le=5)
+
+
+class BehaviourSpec(Strict):
+    catalogue: str = "default"
+    acts: dict[str, ActOverride] = Field(default_factory=dict)
+    traits: dict[str, TraitOverride] = Field(default_factory=dict)
+
+
+class SensorOverride(Strict):
+    p_urban: float | None = Field(default=None, ge=0, le=1)
+    p_rural: float | None = Field(default=None, ge=0, le=1)
+
+
+class DetectionSpec(Strict):
+    """``perfect = true`` records every act (no detection step)."""
+
+    perfect: bool = False
+    sensors: dict[str, SensorOverride] = Field(default_factory=dict)
+
+
+class OutputSpec(Strict):
+    panel_agents: int = Field(default=500, ge=0, le=1_000_000)
+    report: bool = True
+
+
+class Scenario(Strict):
+    """A complete, validated scenario. ``Scenario.from_file`` reads a TOML file."""
+
+    name: str = "scenario"
+    description: str = ""
+    seed: int = Field(default=1, ge=0, lt=2**63)
+    days: int = Field(default=365, gt=0, le=3660)
+    burn_in_days: int = Field(default=0, ge=0, le=36600)
+    epoch_days: int = Field(default=7, gt=0)
+    threads: int | None = Field(default=None, gt=0)
+    population: PopulationSpec
+    regime: RegimeRef
+    behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
+    detection: DetectionSpec = Field(default_factory=DetectionSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    _base: Path | None = PrivateAttr(default=None)
+    _source: str = PrivateAttr(default="<scenario>")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Scenario:
+        path = Path(path)
+        sc = validate(cls, read_toml(path), str(path))
+        sc._base = path.resolve().parent
+        sc._source = str(path)
+        sc.check()
+        return sc
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: Path | None = None) -> Scenario:
+        sc = validate(cls, data, "<scenario>")
+        sc._base = base
+        sc.check()
+        return sc
+
+    # ---- resolved parts (regime, catalogue, marginals) -------------------------------------
+    @cached_property
+    def regime_model(self) -> Regime:
+        ref = self.regime.use if self.regime.use is not None else self.regime.file
+        return load_regime(ref, self._base)
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        base = load_catalogue(self.behaviour.catalogue, self._base)
+        acts = []
+        for a in base.acts:
+            o = self.behaviour.acts.get(a.name)
+            if o is not None:
+                a = a.model_copy(update={k: v for k, v in o.model_dump().items() if v is not None})
+            acts.append(a)
+        traits = []
+        for t in base.traits:
+            o = self.behaviour.traits.get(t.name)
+            traits.append(t.model_copy(update={"sigma": o.sigma}) if o else t)
+        sensors = []
+        for s in base.sensors:
+            o = self.detection.sensors.get(s.name)
+            if o is not None:
+                s = s.model_copy(update={k: v for k, v in o.model_dump().items() if v is not None})
+            sensors.append(s)
+        return Catalogue(description=base.description, traits=traits, acts=acts, sensors=sensors)
+
+    @cached_property
+    def marginals_model(self) -> Marginals:
+        return load_marginals(self.population.marginals, self._base)
+
+    def check(self) -> None:
+        """Checks across files: every name a scenario or regime uses must exist."""
+        problems = []
+        base_cat = load_catalogue(self.behaviour.catalogue, self._base)
+        acts = set(base_cat.act_names)
+        traits = {t.name for t in base_cat.traits}
+        sensors = {s.name for s in base_cat.sensors}
+        for name, o in self.behaviour.acts.items():
+            if name not in acts:
+                problems.append(f"behaviour.acts.{name}: not an act of the catalogue (acts: {sorted(acts)})")
+            if o.trait is not None and o.trait not in traits:
+                problems.append(f"behaviour.acts.{name}.trait: {o.trait!r} is not a trait ({sorted(traits)})")
+            for j, s in enumerate(o.sensors or []):
+                if s not in sensors:
+                    problems.append(f"behaviour.acts.{name}.sensors[{j}]: {s!r} is not a sensor")
+        for name in self.behaviour.traits:
+            if name not in traits:
+                problems.append(f"behaviour.traits.{name}: not a trait of the catalogue ({sorted(traits)})")
+        for name in self.detection.sensors:
+            if name not in sensors:
+                problems.append(f"detection.sensors.{name}: not a sensor of the catalogue ({sorted(sensors)})")
+        provinces = {p for p, _, _ in self.marginals_model.province_table}
+        for j, p in enumerate(self.population.provinces):
+            if p not in provinces:
+                problems.append(f"population.provinces[{j}]: {p!r} is not a province of the marginals")
+        if problems:
+            raise ConfigError(self._source, problems)
+        regime = self.regime_model
+        rp = regime_problems(regime, known_acts=acts)
+        if rp:
+            ref = self.regime.use or self.regime.file
+            raise ConfigError(f"{self._source} (regime {ref})", rp)
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario with its regime and catalogue resolved: what a run directory records."""
+        return {
+            "scenario": self.model_dump(mode="json"),
+            "regime": self.regime_model.model_dump(mode="json"),
+            "catalogue": self.catalogue.model_dump(mode="json"),
+        }

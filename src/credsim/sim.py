@@ -1,0 +1,179 @@
+"""``Sim``: compile a scenario, run its communities on an executor, reduce, return ``Results``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from credsim import __version__
+from credsim.checkpoint import Checkpoints
+from credsim.compile import GROUPS, compile_behaviour, compile_regime
+from credsim.engine import CommunityResult, EngineSpec
+from credsim.executors import make_executor
+from credsim.population import PopulationPlan, plan_population
+from credsim.progress import RunProgress
+from credsim.results import Results
+from credsim.scenario import Scenario
+
+PANEL_CAP = 4096  # panel rows per thread per community
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and its finished children, in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20
+    return max(own, kids) * scale
+
+
+@dataclass
+class _Reduction:
+    """Sums community aggregates by province (integer sums: order never matters)."""
+
+    level: np.ndarray
+    acts_day: np.ndarray
+    acts_grade: np.ndarray
+    score_hist: np.ndarray
+    panel: list
+    events: int = 0
+    done: int = 0
+
+    def add(self, r: CommunityResult) -> None:
+        p = r.province
+        self.level[p] += r.diff
+        self.acts_day[p] += r.acts_day
+        self.acts_grade[p] += r.acts_grade
+        self.score_hist += r.score_hist
+        if len(r.panel):
+            self.panel.append(r.panel)
+        self.events += r.events
+        self.done += 1
+
+
+class Sim:
+    """A simulation of one scenario. ``Sim.from_file("scenarios/demo.toml").run()``."""
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        sc = scenario
+        self.regime = sc.regime_model
+        self.catalogue = sc.catalogue
+        self.plan: PopulationPlan = plan_population(
+            sc.marginals_model,
+            scale=sc.population.scale,
+            persons=sc.population.persons,
+            community_size=sc.population.community_size,
+            provinces=sc.population.provinces or None,
+            firms=sc.population.firms,
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Sim:
+        return cls(Scenario.from_file(path))
+
+    # ------------------------------------------------------------------------------------
+    def engine_spec(self) -> EngineSpec:
+        sc = self.scenario
+        n_agents = self.plan.persons + self.plan.firms
+        return EngineSpec(
+            seed=sc.seed,
+            days=sc.days,
+            burn_in=sc.burn_in_days,
+            epoch_days=sc.epoch_days,
+            coupled=False,
+            shares=self.plan.shares,
+            regime=compile_regime(self.regime, self.catalogue.act_names),
+            behaviour=compile_behaviour(self.catalogue, sc.detection.perfect),
+            n_sanctions=len(self.regime.sanctions),
+            n_lists=len(self.regime.lists),
+            n_grades=len(self.regime.bands),
+            panel_rate=min(1.0, sc.output.panel_agents / max(1, n_agents)),
+            panel_cap=PANEL_CAP,
+        )
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.scenario.resolved(), sort_keys=True) + __version__
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def run(
+        self,
+        out: str | Path | None = None,
+        *,
+        workers: int | None = None,
+        dask: str | None = None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> Results:
+        """Run every community and return the results; with ``out``, also write the run directory
+        (checkpoints as communities finish, then Parquet, summary, plots and report)."""
+        spec = self.engine_spec()
+        comms = self.plan.communities
+        P = len(self.plan.provinces)
+        K1 = spec.n_grades + 1
+        M = 2 + spec.n_sanctions + spec.n_lists
+        A = len(self.catalogue.acts)
+        G = len(GROUPS)
+        red = _Reduction(
+            level=np.zeros((P, spec.days + 1, G, K1, M), np.int64),
+            acts_day=np.zeros((P, spec.days, G, A, 2), np.int64),
+            acts_grade=np.zeros((P, spec.days, G, K1, 2), np.int64),
+            score_hist=np.zeros(self.regime.score.max - self.regime.score.min + 1, np.int64),
+            panel=[],
+        )
+        ckpt = None
+        todo = comms
+        if out is not None:
+            out = Path(out)
+            out.mkdir(parents=True, exist_ok=True)
+            ckpt = Checkpoints(out / "checkpoints", self.fingerprint())
+            ckpt.clear_temporaries()
+            (out / "scenario.resolved.json").write_text(
+                json.dumps({"credsim_version": __version__, **self.scenario.resolved()}, indent=2)
+            )
+            if resume:
+                todo = []
+                for c in comms:
+                    r = ckpt.load(c.index)
+                    if r is None:
+                        todo.append(c)
+                    else:
+                        red.add(r)
+        agents = sum(c.agents for c in comms)
+        t0 = time.perf_counter()
+        executor = make_executor(workers, dask, len(todo))
+        bar = RunProgress(len(comms), agents, enabled=progress)
+        bar.start(done=red.done, label=f"{self.scenario.name} ({executor.name})")
+        try:
+            for r in executor.map(spec, todo):
+                if ckpt is not None:
+                    ckpt.save(r)
+                red.add(r)
+                bar.advance(r.persons + r.firms, r.events)
+        finally:
+            bar.stop()
+            executor.close()
+        wall = time.perf_counter() - t0
+        red.level = np.cumsum(red.level, axis=1)[:, : spec.days]
+        perf = {
+            "wall_seconds": round(wall, 3),
+            "executor": executor.name,
+            "communities": len(comms),
+            "communities_resumed": len(comms) - len(todo),
+            "agents": agents,
+            "agent_days_per_second": round(agents * spec.days / wall) if wall > 0 else None,
+            "events": red.events,
+            "ns_per_event": round(wall * 1e9 / red.events, 1) if red.events else None,
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        }
+        res = Results.from_reduction(self, red, perf)
+        if out is not None:
+            res.save(out, report=self.scenario.output.report)
+        bar.summary(perf)
+        return res
