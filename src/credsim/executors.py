@@ -39,8 +39,8 @@ class Executor(ABC):
     def map(self, spec: EngineSpec, comms: Iterable[Community]) -> Iterator[CommunityResult]:
         """Yield the result of every community, in any order."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - most executors hold nothing to release
+        """Release workers (nothing to do for executors that hold none)."""
 
 
 class InProcess(Executor):

@@ -16,10 +16,13 @@ from credsim import rng
 from credsim.rules import (
     BIG,
     NEVER,
-    apply_day,
+    add_act,
+    close_day,
+    day_changes,
     fire_timers,
     grade_of,
     next_timer,
+    reset_day,
     sanctions_of,
 )
 
@@ -106,6 +109,7 @@ def run_epoch(
         tid = get_thread_id()
         wbuf = np.empty(max(G, 1))
         causes = np.empty((2 * lexp.shape[1] + rec_after.shape[0] + 2, 2), np.int64)
+        acc = np.empty(5, np.int64)
         lo = b * block
         hi = min(n, lo + block)
         for i in range(lo, hi):
@@ -117,7 +121,9 @@ def run_epoch(
             covered = adult[i] and ((covers_firm and is_firm) or (covers_person and not is_firm))
             acting = adult[i]
             urban = 0 if (grp == 4 or grp % 2 == 0) else 1  # column of p_detect: 0 urban, 1 rural
-            lam = agent_rate(i, subj, traits, grp_subject, grp_trait, grp_rate, wbuf) if acting else 0.0
+            lam = 0.0
+            if acting:
+                lam = agent_rate(i, subj, traits, grp_subject, grp_trait, grp_rate, wbuf)
             pid = panel[i]
             if d0 == 0:
                 # start: initial score, first event time, initial contribution at day 0
@@ -170,20 +176,16 @@ def run_epoch(
                                        causes[c, 0] * 100 + causes[c, 1], 0, 0, 0, 0,
                                        np.uint64(0))
                 if ad == day:
-                    gained = 0
-                    lost = 0
-                    lmask = 0
-                    cap = BIG
-                    cls = 0
+                    reset_day(acc)
                     while int(t) == day:
                         c = nev[i]
                         # choose the group, then the act within it
                         u = rng.uniform(akey, rng.S_CHOICE, c) * lam
                         g = 0
-                        acc = wbuf[0]
-                        while acc < u and g < G - 1:
+                        cw = wbuf[0]
+                        while cw < u and g < G - 1:
                             g += 1
-                            acc += wbuf[g]
+                            cw += wbuf[g]
                         u2 = rng.uniform(akey, rng.S_CHOICE + 1000, c)
                         j = grp_start[g]
                         while grp_cum[j] < u2 and j < grp_start[g + 1] - 1:
@@ -199,26 +201,17 @@ def run_epoch(
                                 acts_day[tid, od, grp, a, 1] += 1
                                 acts_grade[tid, od, grp, gr_now, 1] += 1
                         if recorded and covered and act_rule[a] >= 0:
-                            p = act_points[a]
-                            if p > 0:
-                                gained += p
-                            elif p < 0:
-                                lost += p
-                                if act_class[a] > cls:
-                                    cls = act_class[a]
-                            lmask |= act_lists[a]
-                            if act_cap[a] < cap:
-                                cap = act_cap[a]
+                            add_act(acc, a, act_points, act_lists, act_cap, act_class)
                         if pid >= 0:
                             _panel_row(pbuf, pn, tid, pid, day - burn, KIND_ACT, a, recorded,
                                        0, 0, 0, np.uint64(0))
                         nev[i] = c + 1
                         t += rng.exponential(akey, rng.S_WAIT, c + 1, lam)
-                    if covered and (gained != 0 or lost != 0 or lmask != 0 or cap < BIG):
-                        apply_day(i, day, gained, lost, lmask, cap, cls, akey, True, score, lists,
-                                  lexp, lrem, rec, score_min, score_max, max_ded, list_dur,
-                                  list_ext_p, list_ext_min, list_ext_max, list_rem_rate,
-                                  list_rem_delay, thr_list, thr_at_most)
+                    if covered and day_changes(acc):
+                        close_day(i, day, acc, akey, True, score, lists, lexp, lrem, rec,
+                                  score_min, score_max, max_ded, list_dur, list_ext_p,
+                                  list_ext_min, list_ext_max, list_rem_rate, list_rem_delay,
+                                  thr_list, thr_at_most)
                 if covered:
                     s_new = score[i]
                     l_new = lists[i]

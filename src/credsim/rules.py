@@ -173,3 +173,47 @@ def apply_day(i, day, gained, lost, listmask, cap, cls, akey, randomize, score, 
         if s <= thr_at_most[t] and not (lists[i] >> l) & 1:
             put_on_list(i, l, day, akey, randomize, lists, lexp, lrem, list_dur, list_ext_p,
                         list_ext_min, list_ext_max, list_rem_rate, list_rem_delay)
+
+
+# fields of the per-day accumulator of recorded acts
+ACC_GAINED, ACC_LOST, ACC_LISTS, ACC_CAP, ACC_CLASS = 0, 1, 2, 3, 4
+
+
+@njit(inline="always", cache=True)
+def reset_day(acc):
+    acc[ACC_GAINED] = 0
+    acc[ACC_LOST] = 0
+    acc[ACC_LISTS] = 0
+    acc[ACC_CAP] = BIG
+    acc[ACC_CLASS] = 0
+
+
+@njit(inline="always", cache=True)
+def add_act(acc, a, act_points, act_lists, act_cap, act_class):
+    """Add one recorded act's rule to the day's accumulator."""
+    p = act_points[a]
+    if p > 0:
+        acc[ACC_GAINED] += p
+    elif p < 0:
+        acc[ACC_LOST] += p
+        if act_class[a] > acc[ACC_CLASS]:
+            acc[ACC_CLASS] = act_class[a]
+    acc[ACC_LISTS] |= act_lists[a]
+    if act_cap[a] < acc[ACC_CAP]:
+        acc[ACC_CAP] = act_cap[a]
+
+
+@njit(inline="always", cache=True)
+def day_changes(acc):
+    return acc[ACC_GAINED] != 0 or acc[ACC_LOST] != 0 or acc[ACC_LISTS] != 0 or acc[ACC_CAP] < BIG
+
+
+@njit(cache=True)
+def close_day(i, day, acc, akey, randomize, score, lists, lexp, lrem, rec, score_min, score_max,
+              max_ded, list_dur, list_ext_p, list_ext_min, list_ext_max, list_rem_rate,
+              list_rem_delay, thr_list, thr_at_most):
+    """Apply the day's accumulated recorded acts to agent ``i``."""
+    apply_day(i, day, acc[ACC_GAINED], acc[ACC_LOST], acc[ACC_LISTS], acc[ACC_CAP],
+              acc[ACC_CLASS], akey, randomize, score, lists, lexp, lrem, rec, score_min,
+              score_max, max_ded, list_dur, list_ext_p, list_ext_min, list_ext_max,
+              list_rem_rate, list_rem_delay, thr_list, thr_at_most)

@@ -164,7 +164,9 @@ class Scenario(Strict):
                 problems.append(f"behaviour.traits.{name}: not a trait of the catalogue ({sorted(traits)})")
         for name in self.detection.sensors:
             if name not in sensors:
-                problems.append(f"detection.sensors.{name}: not a sensor of the catalogue ({sorted(sensors)})")
+                problems.append(
+                    f"detection.sensors.{name}: not a sensor of the catalogue ({sorted(sensors)})"
+                )
         provinces = {p for p, _, _ in self.marginals_model.province_table}
         for j, p in enumerate(self.population.provinces):
             if p not in provinces:

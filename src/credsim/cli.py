@@ -1,0 +1,203 @@
+"""The ``credsim`` command line. Heavy modules (Numba, pandas) load only when a command needs them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from credsim import __version__
+from credsim.errors import ConfigError
+
+
+def _fail(exc: Exception, code: int = 2):
+    click.echo(f"error: {exc}" if not isinstance(exc, ConfigError) else str(exc), err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="credsim")
+def main() -> None:
+    """credsim: simulate social credit systems on synthetic populations.
+
+    Agents are numbers drawn from aggregate statistics: credsim never scores real people.
+    """
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (default: runs/<scenario name>).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Local worker processes (default: one per core when there are several communities).")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
+              help="Run on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'.")
+@click.option("--resume", is_flag=True, help="Reuse the finished communities' checkpoints in --out.")
+@click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
+@click.option("--scale", type=float, default=None, help="Override population.scale (1.0 = the nation).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def run(scenario, out, workers, dask_address, resume, seed, scale, quiet):
+    """Run SCENARIO (a TOML file) and write the run directory with its report."""
+    try:
+        sc = _load_with_overrides(scenario, seed, scale)
+    except ConfigError as exc:
+        _fail(exc)
+    from credsim.sim import Sim
+
+    out = out or Path("runs") / sc.name
+    res = Sim(sc).run(out, workers=workers, dask=dask_address, resume=resume, progress=not quiet)
+    s = res.summary
+    click.echo(f"wrote {out}/ (report: {out / 'report.html'})")
+    fd = s["final_day"]
+    click.echo("final day: " + ", ".join(f"{g} {n:,}" for g, n in fd["grades"].items() if n))
+
+
+def _load_with_overrides(path: Path, seed: int | None, scale: float | None):
+    from credsim.config import read_toml
+    from credsim.scenario import Scenario
+
+    if seed is None and scale is None:
+        return Scenario.from_file(path)
+    data = read_toml(path)
+    if seed is not None:
+        data["seed"] = seed
+    if scale is not None:
+        data.setdefault("population", {})["scale"] = scale
+        data["population"].pop("persons", None)
+    sc = Scenario.from_dict(data, base=path.resolve().parent)
+    sc._source = str(path)
+    return sc
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def regimes(as_json):
+    """List the shipped regimes, one line each, with their sources."""
+    from credsim.regime import load_regime, shipped_regimes
+
+    rows = []
+    for name in shipped_regimes():
+        r = load_regime(name)
+        items = [r.score, *r.bands, *r.lists, *r.rules, *r.sanctions, *r.recovery, *r.thresholds]
+        n_assumed = sum(1 for x in items if x.is_assumption)
+        sources = sorted({x.source for x in items if x.source})
+        rows.append({"name": r.name, "title": r.title, "summary": r.summary,
+                     "values": len(items), "assumptions": n_assumed, "sources": sources})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<20} {row['summary']}")
+        click.echo(f"{'':<20} {row['values']} values, {row['assumptions']} labelled assumptions; "
+                   f"sources: {'; '.join(s[:70] for s in row['sources'][:3])}"
+                   f"{' ...' if len(row['sources']) > 3 else ''}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate(files):
+    """Check scenario or regime files: clear errors, exit 2, nothing run."""
+    from credsim.config import read_toml
+    from credsim.regime import load_regime
+    from credsim.scenario import Scenario
+
+    bad = 0
+    for f in files:
+        try:
+            data = read_toml(f)
+            if "score" in data and "bands" in data:
+                load_regime(f)
+                kind = "regime"
+            else:
+                Scenario.from_file(f)
+                kind = "scenario"
+            click.echo(f"{f}: valid {kind}")
+        except ConfigError as exc:
+            click.echo(str(exc), err=True)
+            bad += 1
+    if bad:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("history", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--regime", "regime_ref", default=None, help="A shipped regime name or a regime file.")
+@click.option("--catalogue", default="default", show_default=True, help="Behaviour catalogue.")
+@click.option("--until", type=int, default=None, help="Fire timers up to this day (default: +5 years).")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A run directory: explain one agent of its anonymous panel.")
+@click.option("--agent", type=int, default=None, help="Panel agent number (with --run).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def explain(history, regime_ref, catalogue, until, run_dir, agent, as_json):
+    """Apply a regime to one HISTORY of recorded acts (CSV day,act or JSON), rule by rule."""
+    if run_dir is not None:
+        return _explain_panel(run_dir, agent, as_json)
+    if history is None or regime_ref is None:
+        _fail(click.UsageError("give HISTORY and --regime (or --run DIR --agent K)"))
+    from credsim.behaviour import load_catalogue
+    from credsim.explain import Explainer, read_history
+    from credsim.regime import load_regime, regime_problems
+
+    try:
+        regime = load_regime(regime_ref)
+        cat = load_catalogue(catalogue)
+        rp = regime_problems(regime, set(cat.act_names))
+        if rp:
+            raise ConfigError(str(regime_ref), rp)
+        rows = read_history(history, cat.act_names, [x.name for x in regime.lists])
+    except ConfigError as exc:
+        _fail(exc)
+    steps = Explainer(regime, cat).explain(rows, until)
+    if as_json:
+        click.echo(json.dumps([s.as_dict() for s in steps], indent=2))
+        return
+    _print_steps(f"{regime.title}: {history}", steps)
+
+
+def _print_steps(title: str, steps) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, show_lines=False)
+    for col in ("day", "event", "effect", "score", "grade", "lists", "sanctions"):
+        t.add_column(col, overflow="fold")
+    for s in steps:
+        t.add_row(str(s.day), s.event, s.effect, str(s.score), s.grade, ", ".join(s.lists),
+                  ", ".join(s.sanctions))
+    Console().print(t)
+
+
+def _explain_panel(run_dir: Path, agent: int | None, as_json: bool):
+    from credsim.results import Results
+
+    if agent is None:
+        _fail(click.UsageError("--run needs --agent K (a panel agent number)"))
+    try:
+        res = Results.load(run_dir)
+    except FileNotFoundError as exc:
+        _fail(exc)
+    p = res.panel
+    rows = p[p.agent == agent]
+    if rows.empty:
+        n = p.agent.nunique()
+        _fail(ValueError(f"{run_dir}: no panel agent {agent} (the panel has agents 0..{n - 1})"))
+    meta = res.meta
+    if as_json:
+        click.echo(rows.to_json(orient="records", indent=2))
+        return
+    from credsim.explain import Step
+
+    steps = []
+    for r in rows.itertuples():
+        lists = [x for k, x in enumerate(meta["lists"]) if (int(r.lists) >> k) & 1]
+        sanc = [x for k, x in enumerate(meta["sanctions"]) if (int(r.sanctions) >> k) & 1]
+        rec = "recorded" if r.recorded else "not recorded"
+        what = r.detail if r.event != "act" else f"{r.detail} ({rec})"
+        steps.append(Step(int(r.day), r.event, what, int(r.score), r.grade, lists, sanc))
+    _print_steps(f"{meta['regime_title']}: panel agent {agent} of {run_dir}", steps)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
