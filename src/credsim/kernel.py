@@ -67,7 +67,7 @@ def _panel_row(pbuf, pn, tid, pid, day, kind, code, rec, score, grade, lists, sa
     pn[tid] = n + 1
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def agent_rate(i, subj, traits, grp_subject, grp_trait, grp_rate, wbuf):
     """Total act rate per day of agent i; fills ``wbuf`` with each group's term."""
     lam = 0.0
@@ -149,12 +149,11 @@ def run_epoch(
                     _panel_row(pbuf, pn, tid, pid, 0 - burn, KIND_START, 0, 0, s0, gr, 0,
                                grade_sanc[gr] if covered else np.uint64(0))
             t = next_t[i]
+            td = BIG
+            if covered and d0 > 0:
+                td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
+                                rec_pts_max, rec_cls_max, rec_cls_min)
             while True:
-                if covered:
-                    td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
-                                    rec_pts_max, rec_cls_max, rec_cls_min)
-                else:
-                    td = BIG
                 ad = int(t) if t < 1e15 else BIG
                 day = min(td, ad)
                 if day >= d1:
@@ -213,6 +212,10 @@ def run_epoch(
                                   list_ext_min, list_ext_max, list_rem_rate, list_rem_delay,
                                   thr_list, thr_at_most)
                 if covered:
+                    # the state changed (or may have): when is the next timer due?
+                    if td == day or (ad == day and day_changes(acc)):
+                        td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
+                                        rec_pts_max, rec_cls_max, rec_cls_min)
                     s_new = score[i]
                     l_new = lists[i]
                     g_new = grade_of(s_new, band_min)

@@ -42,7 +42,7 @@ def sanctions_of(grade, lists, grade_sanc, list_sanc):
     return s
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def next_recovery(rec, i, score, score_init, rec_after, rec_pts_max, rec_cls_max, rec_cls_min):
     """(day, rule index) of the next recovery due, or (BIG, -1)."""
     if rec[i, REC_DAY] == NEVER or score >= score_init:
@@ -54,7 +54,7 @@ def next_recovery(rec, i, score, score_init, rec_after, rec_pts_max, rec_cls_max
     return BIG, -1
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after, rec_pts_max,
                rec_cls_max, rec_cls_min):
     """Day of the agent's next timed event (listing end, removal, recovery), or BIG."""
@@ -70,7 +70,7 @@ def next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after, rec_pts_
     return min(t, d)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def fire_timers(i, day, score, lists, lexp, lrem, rec, score_init, score_max, list_on_rem,
                 rec_after, rec_restore, rec_pts_max, rec_cls_max, rec_cls_min, causes):
     """Fire every timer due on ``day``. Writes (cause, index) pairs to ``causes``; returns count."""
@@ -108,7 +108,7 @@ def fire_timers(i, day, score, lists, lexp, lrem, rec, score_init, score_max, li
     return nc
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def put_on_list(i, l, day, akey, randomize, lists, lexp, lrem, list_dur, list_ext_p, list_ext_min,
                 list_ext_max, list_rem_rate, list_rem_delay):
     """List agent ``i`` on list ``l`` from ``day``. With ``randomize``, draw the aggravation
@@ -134,14 +134,14 @@ def put_on_list(i, l, day, akey, randomize, lists, lexp, lrem, list_dur, list_ex
         lrem[i, l] = perf
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def perform(i, l, day, lists, lrem, list_rem_delay):
     """The listed agent performs (repays, regularises) on ``day``: removal after the delay."""
     if (lists[i] >> l) & 1:
         lrem[i, l] = min(lrem[i, l], day + list_rem_delay[l])
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def apply_day(i, day, gained, lost, listmask, cap, cls, akey, randomize, score, lists, lexp, lrem,
               rec, score_min, score_max, max_ded, list_dur, list_ext_p, list_ext_min, list_ext_max,
               list_rem_rate, list_rem_delay, thr_list, thr_at_most):
@@ -208,7 +208,7 @@ def day_changes(acc):
     return acc[ACC_GAINED] != 0 or acc[ACC_LOST] != 0 or acc[ACC_LISTS] != 0 or acc[ACC_CAP] < BIG
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def close_day(i, day, acc, akey, randomize, score, lists, lexp, lrem, rec, score_min, score_max,
               max_ded, list_dur, list_ext_p, list_ext_min, list_ext_max, list_rem_rate,
               list_rem_delay, thr_list, thr_at_most):
