@@ -4,9 +4,9 @@ What is measured, for each population size N (default 1M and 10M adults, 365 day
 
 * the NumPy reference below (vectorised over agents, one Python loop over days, single thread)
   and credsim running ``benchmarks/points_v2/`` in-process (Numba threads);
-* each in a fresh ``spawn`` subprocess, so its peak RSS (``ru_maxrss``) is its own: wall time,
-  agent-days per second, ns per agent-day, credsim's ns per event, peak RSS and its increase
-  over the process's high-water mark just before the run;
+* each in a fresh ``spawn`` subprocess, so its peak RSS is its own: wall time, agent-days per
+  second, ns per agent-day, credsim's ns per event, peak RSS (VmHWM) and its increase over the
+  process's RSS just before the run (after imports and, for credsim, the warm-up);
 * statistical agreement of the two models (credsim draws acts as Poisson processes, the
   reference as daily Bernoulli trials, so agreement is statistical, not exact): day-365 mean
   score, day-365 restricted count and the whole daily mean-score trajectory.
@@ -88,9 +88,18 @@ def numpy_points_v2(n: int, days: int = DAYS, seed: int = 0) -> dict:
 
 
 # ------------------------------------------------------------------ children (fresh processes)
-def _maxrss_mb() -> float:
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kb / 2**20 if sys.platform == "darwin" else kb / 1024
+def _rss_mb() -> tuple[float, float]:
+    """(current RSS, peak RSS) of this process in MB. On Linux from /proc (VmRSS, VmHWM): unlike
+    ``ru_maxrss``, VmHWM is not inherited from the parent across fork and exec."""
+    try:
+        with open("/proc/self/status") as f:
+            kb = {k: int(v.split()[0]) for k, v in (ln.split(":", 1) for ln in f)
+                  if k in ("VmRSS", "VmHWM")}
+        return kb["VmRSS"] / 1024, kb["VmHWM"] / 1024
+    except (OSError, KeyError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = peak / 2**20 if sys.platform == "darwin" else peak / 1024
+        return peak, peak
 
 
 def _scenario(n: int, seed: int | None):
@@ -114,9 +123,9 @@ def _run_credsim(n: int, seed: int | None) -> tuple:
 
 
 def child_numpy(n: int, seed: int) -> dict:
-    before = _maxrss_mb()
+    before, _ = _rss_mb()
     out = numpy_points_v2(n, DAYS, seed)
-    peak = _maxrss_mb()
+    _, peak = _rss_mb()
     out.update(mean_score=out["mean_score"].tolist(), restricted=out["restricted"].tolist(),
                rss_before_mb=before, peak_rss_mb=peak, rss_increase_mb=peak - before,
                threads=1)
@@ -129,9 +138,9 @@ def child_credsim(n: int, seed: int | None) -> dict:
     t0 = time.perf_counter()
     _run_credsim(WARMUP_N, seed)  # untimed warm-up: loads the Numba kernels from the disk cache
     warmup = time.perf_counter() - t0
-    before = _maxrss_mb()
+    before, _ = _rss_mb()
     res, bd, end_to_end = _run_credsim(n, seed)
-    peak = _maxrss_mb()
+    _, peak = _rss_mb()
     perf = dict(res.meta["performance"])
     bd = bd.sort_values("day")
     hist = res.score_hist.astype(np.float64)
@@ -254,19 +263,20 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sizes = [100_000] if args.quick else args.sizes
 
-    import numba
+    # versions from package metadata: importing credsim and Numba here would only grow this
+    # process, whose ru_maxrss (the fallback off Linux) its children inherit
+    from importlib.metadata import version
 
-    import credsim
-
+    versions = {k: version(k) for k in ("credsim", "numpy", "numba")}
     report: dict = {
         "benchmark": "points-v2", "days": DAYS, "sizes": sizes, "numpy_seed": args.seed,
-        "credsim_version": credsim.__version__, "numpy_version": np.__version__,
-        "numba_version": numba.__version__, "python": platform.python_version(),
+        "credsim_version": versions["credsim"], "numpy_version": versions["numpy"],
+        "numba_version": versions["numba"], "python": platform.python_version(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "goal_ratio": GOAL_RATIO, "z_max": Z_MAX, "compile": {}, "results": [],
     }
     print(f"points-v2 benchmark: {DAYS} days, sizes {sizes}, {os.cpu_count()} CPUs, "
-          f"credsim {credsim.__version__}, NumPy {np.__version__}, Numba {numba.__version__}")
+          f"credsim {versions['credsim']}, NumPy {versions['numpy']}, Numba {versions['numba']}")
 
     if not (args.quick or args.no_cold_compile):
         with tempfile.TemporaryDirectory(prefix="credsim-numba-cache-") as tmp:

@@ -11,14 +11,16 @@ os.environ.setdefault("NUMBA_NUM_THREADS", str(max(2, os.cpu_count() or 1)))
 
 import pytest
 
+from credsim.mechanisms import mechanisms_off
 from credsim.scenario import Scenario
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
 
 
-def make_scenario(**over) -> Scenario:
-    """A scenario on the test catalogue; keyword arguments override top-level tables/keys."""
+def make_scenario(mechanisms: bool = False, **over) -> Scenario:
+    """A scenario on the test catalogue; keyword arguments override top-level tables/keys.
+    The mechanisms that act on people are off unless ``mechanisms`` is true."""
     base = {
         "name": "test",
         "seed": 7,
@@ -28,6 +30,8 @@ def make_scenario(**over) -> Scenario:
         "behaviour": {"catalogue": "analytic-acts.toml"},
         "output": {"panel_agents": 50, "report": False},
     }
+    if not mechanisms:
+        base.update(mechanisms_off())
     data = copy.deepcopy(base)
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(data.get(k), dict):

@@ -51,7 +51,7 @@ def test_attributes_follow_marginals_and_do_not_depend_on_community_size(china):
 
     def synth(off, count):
         g = np.empty(count, np.int8)
-        a = np.empty(count, np.bool_)
+        a = np.empty(count, np.int8)
         t = np.empty((count, 1), np.float32)
         synthesize(11, off, count, 1 << 40, 0, shares, sig, g, a, t)
         return g, a, t
@@ -59,7 +59,8 @@ def test_attributes_follow_marginals_and_do_not_depend_on_community_size(china):
     g, a, t = synth(0, n)
     se = 5 * np.sqrt(0.25 / n)
     assert abs((g >= 2).mean() - shares[0]) < se  # male
-    assert abs((~a).mean() - shares[1]) < se  # minors
+    assert abs((a == 0).mean() - shares[1]) < se  # minors
+    assert abs((a == 1).mean() - shares[2]) < se  # 18-59
     assert abs((g % 2 == 0).mean() - shares[3]) < se  # urban
     # lognormal(0, 0.5): E[log m] = 0, sd 0.5
     lm = np.log(t[:, 0].astype(np.float64))

@@ -34,6 +34,7 @@ class Act(Sourced):
     rate_per_year: float = Field(ge=0, le=365)
     trait: str | None = None
     lawful: bool = False
+    needs: Literal["elderly_parent"] | None = None
     sensors: list[str] = Field(default_factory=list)
 
 
@@ -44,6 +45,15 @@ class Sensor(Sourced):
     label: str
     p_urban: float = Field(ge=0, le=1)
     p_rural: float = Field(ge=0, le=1)
+    fpir: float = Field(default=0.0, ge=0, le=1)
+    probes_per_year: float = Field(default=0.0, ge=0)
+    female_multiplier: float = Field(default=1.0, ge=0)
+    errors_source: str | None = None
+
+    @property
+    def false_records_per_year(self) -> float:
+        """False matches written on an innocent agent per person-year (male baseline)."""
+        return self.fpir * self.probes_per_year
 
 
 class Catalogue(Strict):

@@ -75,6 +75,8 @@ class BehaviourTables:
     grp_cum: np.ndarray  # float64[A] cumulative share within the group, last = 1
     p_detect: np.ndarray  # float64[A, 2] (urban, rural)
     act_subject: np.ndarray  # int32[A]
+    grp_false: np.ndarray  # int32[G]: sensor whose false matches the group draws, -1 = true acts
+    grp_female: np.ndarray  # float64[G]: rate multiplier for women (false-match groups)
 
     def as_tuple(self) -> tuple:
         return tuple(getattr(self, f) for f in self.__dataclass_fields__)
@@ -173,22 +175,45 @@ def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
     )
 
 
-def compile_behaviour(cat: Catalogue, perfect_detection: bool = False) -> BehaviourTables:
+def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: bool = False,
+                      boost: np.ndarray | None = None) -> BehaviourTables:
+    """``boost[a]`` >= 1 raises act a's candidate rate (thinned back in the kernel: gaming)."""
     traits = [t.name for t in cat.traits]
-    groups: dict[tuple[int, int], list[int]] = {}
+    A = len(cat.acts)
+    boost = np.ones(A) if boost is None else boost
+    groups: dict[tuple[int, int, int], list[int]] = {}
     for a, act in enumerate(cat.acts):
         subj = 0 if act.subject == "person" else 1
         tr = traits.index(act.trait) if act.trait is not None else -1
         if act.rate_per_year > 0:
-            groups.setdefault((subj, tr), []).append(a)
-    keys = sorted(groups)
+            groups.setdefault((subj, tr, -1), []).append(a)
+    sensor_list = list(cat.sensors)
+    if errors and not perfect_detection:
+        for s_idx, sensor in enumerate(sensor_list):
+            if sensor.false_records_per_year <= 0:
+                continue
+            members = [a for a, act in enumerate(cat.acts)
+                       if sensor.name in act.sensors and act.subject == "person"
+                       and act.rate_per_year > 0]
+            if members:
+                groups[(0, -1, s_idx)] = members
+    keys = sorted(groups, key=lambda k: (k[2], k[0], k[1]))
     grp_subject, grp_trait, grp_rate, grp_start, grp_acts, grp_cum = [], [], [], [0], [], []
-    for subj, tr in keys:
-        members = groups[(subj, tr)]
+    grp_false, grp_female = [], []
+    for subj, tr, fs in keys:
+        members = groups[(subj, tr, fs)]
         rates = np.array([cat.acts[a].rate_per_year for a in members]) / 365.0
+        if fs < 0:
+            rates = rates * boost[members]
+            total = rates.sum()
+            grp_female.append(1.0)
+        else:
+            total = sensor_list[fs].false_records_per_year / 365.0
+            grp_female.append(sensor_list[fs].female_multiplier)
         grp_subject.append(subj)
         grp_trait.append(tr)
-        grp_rate.append(rates.sum())
+        grp_rate.append(total)
+        grp_false.append(fs)
         cum = np.cumsum(rates) / rates.sum()
         cum[-1] = 1.0
         grp_acts.extend(members)
@@ -216,4 +241,83 @@ def compile_behaviour(cat: Catalogue, perfect_detection: bool = False) -> Behavi
         grp_cum=np.array(grp_cum, np.float64),
         p_detect=p_detect,
         act_subject=np.array([0 if a.subject == "person" else 1 for a in cat.acts], np.int32),
+        grp_false=np.array(grp_false, np.int32),
+        grp_female=np.array(grp_female, np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class MechanismTables:
+    """Errors, appeals, surveillance feedback, behaviour response and coupling as numbers."""
+
+    surv_mult: float  # 1 = off
+    surv_grades: np.ndarray  # bool[K+1]: watched grades
+    surv_lists: int  # list bit mask that puts an agent under watch
+    appeal_p: float
+    appeal_delay: int
+    act_accept: np.ndarray  # float64[A]: constant acceptance (chilling), 1 = none
+    act_deter: np.ndarray  # float64[A]: deterrence exponent per unit of recording chance
+    act_game: np.ndarray  # float64[A]: candidate boost of good deeds (1 = none)
+    act_parent: np.ndarray  # bool[A]: needs an elderly parent in the household
+    game_window: int
+    reach_children: int  # sanction mask reaching the household's children
+    reach_rep: int  # sanction mask of firms reaching their legal representative
+    reach_firms: int  # sanction mask of persons reaching the firms they represent
+    restrict_mask: int  # sanctions of kind restriction
+    households: bool
+    legal_reps: bool
+
+    def as_tuple(self) -> tuple:
+        return tuple(getattr(self, f) for f in self.__dataclass_fields__)
+
+    @property
+    def coupled(self) -> bool:
+        return self.households or self.legal_reps
+
+
+def compile_mechanisms(sc, regime: Regime, cat: Catalogue, rt: RegimeTables) -> MechanismTables:
+    """From a scenario's mechanism settings (see mechanisms.py) and the compiled regime."""
+    K = len(regime.bands)
+    surv = sc.surveillance
+    watched = np.zeros(K + 1, np.bool_)
+    surv_lists = 0
+    if surv.enabled and surv.multiplier > 1:
+        watched[max(0, K - surv.lowest_grades):K] = surv.lowest_grades > 0
+        if surv.listed:
+            surv_lists = (1 << len(regime.lists)) - 1
+    resp = sc.response
+    negative = (rt.act_points < 0) | (rt.act_lists != 0) | (rt.act_cap < BIG)
+    lawful = np.array([a.lawful for a in cat.acts])
+    accept = np.where(lawful & negative, 1.0 - resp.chilling, 1.0)
+    # severity of an act's sanction, in units of the score's span (a listing counts 1)
+    span = max(1, rt.score_init - rt.band_min[-1]) if len(rt.band_min) > 1 else max(1, rt.score_init)
+    sev = np.minimum(1.0, np.maximum(0, -rt.act_points) / span) + (rt.act_lists != 0)
+    deter = resp.deterrence * sev * (~lawful)
+    game = np.where(rt.act_points > 0, 1.0 + resp.gaming, 1.0)
+    masks = {"household_children": 0, "legal_representative": 0, "represented_firms": 0}
+    restrict = 0
+    for k, sn in enumerate(regime.sanctions):
+        for reach in sn.reaches:
+            if reach in masks:
+                masks[reach] |= 1 << k
+        if sn.kind == "restriction":
+            restrict |= 1 << k
+    cp = sc.coupling
+    return MechanismTables(
+        surv_mult=float(surv.multiplier) if surv.enabled else 1.0,
+        surv_grades=watched,
+        surv_lists=surv_lists,
+        appeal_p=sc.appeals.probability if sc.appeals.enabled else 0.0,
+        appeal_delay=sc.appeals.delay_days,
+        act_accept=accept.astype(np.float64),
+        act_deter=deter.astype(np.float64),
+        act_game=game.astype(np.float64),
+        act_parent=np.array([a.needs == "elderly_parent" for a in cat.acts], np.bool_),
+        game_window=resp.gaming_window,
+        reach_children=np.uint64(masks["household_children"]),
+        reach_rep=np.uint64(masks["legal_representative"]),
+        reach_firms=np.uint64(masks["represented_firms"]),
+        restrict_mask=np.uint64(restrict),
+        households=cp.households,
+        legal_reps=cp.legal_representatives,
     )

@@ -1,4 +1,4 @@
-"""Run one community: synthesize its agents, run its epochs, return its aggregates.
+"""Run one community: synthesize its agents, run its epochs, couple them, return aggregates.
 
 A community's result depends only on the scenario, the seed and the community: never on the
 thread count, the worker or the executor (integer aggregates, counter-based randomness).
@@ -11,11 +11,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from credsim import rng
-from credsim.compile import GROUPS, BehaviourTables, RegimeTables
-from credsim.kernel import PANEL_COLS, run_epoch, thread_count
-from credsim.population import Community, synthesize
+from credsim.compile import GROUPS, BehaviourTables, MechanismTables, RegimeTables
+from credsim.kernel import (
+    F_FALSE_RESTRICTED,
+    F_LEFT_LOWEST,
+    F_LOWEST,
+    F_RESTRICTED,
+    F_SPILL,
+    PANEL_COLS,
+    couple,
+    run_epoch,
+    thread_count,
+)
+from credsim.population import Community, households, legal_representatives, synthesize
 
 N_BLOCKS = 64  # work units per community: fixed, so results never depend on threads
+HARM_COLS = ["agents", "ever_restricted", "ever_falsely_restricted", "reached_lowest",
+             "left_lowest", "ever_sanctioned_through_link"]
+BAD_BUCKETS = ["0", "1", "2+"]  # true acts the regime deducts points for, per agent
 
 
 @dataclass(frozen=True)
@@ -26,15 +39,20 @@ class EngineSpec:
     days: int
     burn_in: int
     epoch_days: int
-    coupled: bool
     shares: np.ndarray
+    household_size: float
     regime: RegimeTables
     behaviour: BehaviourTables
+    mechanisms: MechanismTables
     n_sanctions: int
     n_lists: int
     n_grades: int  # bands; index n_grades = unscored
     panel_rate: float
     panel_cap: int
+
+    @property
+    def measures(self) -> int:
+        return 2 + 3 * self.n_sanctions + 2 * self.n_lists
 
 
 @dataclass
@@ -45,96 +63,128 @@ class CommunityResult:
     province: int
     persons: int
     firms: int
-    diff: np.ndarray  # int64[days+1, groups, grades+1, 2+S+L]
-    acts_day: np.ndarray  # int64[days, groups, acts, 2] (true, recorded)
-    acts_grade: np.ndarray  # int64[days, groups, grades+1, 2]
+    diff: np.ndarray  # int64[days+1, groups, grades+1, measures]
+    acts_day: np.ndarray  # int64[days, groups, acts, 3] (true, recorded, false)
+    acts_grade: np.ndarray  # int64[days, groups, grades+1, 3]
     score_hist: np.ndarray  # int64[score_max-score_min+1] final scores of scored agents
-    panel: np.ndarray  # int64[rows, 9] with global agent index in column 0
+    harm: np.ndarray  # int64[groups, 3 buckets, HARM_COLS]
+    panel: np.ndarray  # int64[rows, PANEL_COLS] with global agent index in column 0
     events: int
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {
             "meta": np.array([self.index, self.province, self.persons, self.firms, self.events]),
-            "diff": self.diff,
-            "acts_day": self.acts_day,
-            "acts_grade": self.acts_grade,
-            "score_hist": self.score_hist,
-            "panel": self.panel,
+            "diff": self.diff, "acts_day": self.acts_day, "acts_grade": self.acts_grade,
+            "score_hist": self.score_hist, "harm": self.harm, "panel": self.panel,
         }
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> CommunityResult:
         m = a["meta"]
         return cls(int(m[0]), int(m[1]), int(m[2]), int(m[3]), a["diff"], a["acts_day"],
-                   a["acts_grade"], a["score_hist"], a["panel"], int(m[4]))
+                   a["acts_grade"], a["score_hist"], a["harm"], a["panel"], int(m[4]))
 
 
 def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
     n = c.agents
-    R = spec.regime
-    B = spec.behaviour
+    R, B, X = spec.regime, spec.behaviour, spec.mechanisms
     T = B.trait_sigma.shape[0]
-    L = spec.n_lists
+    L, S = spec.n_lists, spec.n_sanctions
     A = B.p_detect.shape[0]
     K1 = spec.n_grades + 1
-    M = 2 + spec.n_sanctions + L
     G = len(GROUPS)
     nt = thread_count()
 
     group = np.empty(n, np.int8)
-    adult = np.empty(n, np.bool_)
+    age = np.empty(n, np.int8)
     traits = np.empty((n, max(T, 1)), np.float32)
     synthesize(spec.seed, c.person_offset, c.persons, c.firm_offset, c.firms, spec.shares,
-               B.trait_sigma, group, adult, traits)
+               B.trait_sigma, group, age, traits)
+    hh_start, hh_of, elder = households(spec.seed, c, spec.household_size, age)
+    rep, rf_start, rf = legal_representatives(spec.seed, c, age)
     panel = _panel_ids(spec, c)
 
     score = np.empty(n, np.int32)
+    strue = np.empty(n, np.int32)
     lists = np.zeros(n, np.uint16)
+    lfalse = np.zeros(n, np.uint16)
     lexp = np.empty((n, L), np.int32)
     lrem = np.empty((n, L), np.int32)
-    rec = np.empty((n, 4), np.int32)
+    rec = np.empty((n, 7), np.int32)
     next_t = np.empty(n, np.float64)
     nev = np.zeros(n, np.int32)
+    flags = np.zeros(n, np.uint8)
+    nbad = np.zeros(n, np.int16)
+    spill = np.zeros(n, np.uint64)
+    dirty = np.zeros(n, np.uint8)
 
-    diff = np.zeros((nt, spec.days + 1, G, K1, M), np.int64)
-    acts_day = np.zeros((nt, spec.days, G, A, 2), np.int32)
-    acts_grade = np.zeros((nt, spec.days, G, K1, 2), np.int32)
+    diff = np.zeros((nt, spec.days + 1, G, K1, spec.measures), np.int64)
+    acts_day = np.zeros((nt, spec.days, G, A, 3), np.int32)
+    acts_grade = np.zeros((nt, spec.days, G, K1, 3), np.int32)
     n_panel = int((panel >= 0).sum())
     cap = max(16, min(spec.panel_cap, 64 * n_panel + 16))
     pbuf = np.zeros((nt, cap if n_panel else 1, PANEL_COLS), np.int64)
     pn = np.zeros(nt, np.int64)
 
+    mech = X.as_tuple()
+    coupled = X.coupled and (X.reach_children or X.reach_rep or X.reach_firms)
     total = spec.burn_in + spec.days
-    step = spec.epoch_days if spec.coupled else total
+    step = spec.epoch_days if coupled else total
     for d0 in range(0, total, step):
         d1 = min(total, d0 + step)
-        run_epoch(spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1, spec.burn_in,
-                  spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), group, adult, traits, panel,
-                  score, lists, lexp, lrem, rec, next_t, nev, diff, acts_day, acts_grade, pbuf, pn)
+        run_epoch(N_BLOCKS, spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1, spec.burn_in,
+                  spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), *mech, group, age, elder,
+                  traits, panel, score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags,
+                  nbad, spill, dirty, diff, acts_day, acts_grade, pbuf, pn)
+        if coupled and d1 < total:
+            todo = np.flatnonzero(dirty).astype(np.int64)
+            if len(todo):
+                dirty[todo] = 0
+                couple(d1, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
+                       R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
+                       X.reach_firms, X.households, X.legal_reps, group, age, hh_start, hh_of,
+                       rep, rf_start, rf, panel, score, strue, lists, lfalse, flags, spill, diff,
+                       pbuf, pn)
 
-    covered = adult & np.where(group == 4, R.covers_firm, R.covers_person)
+    covered = (age > 0) & np.where(group == 4, R.covers_firm, R.covers_person)
     hist = np.bincount((score[covered] - R.score_min).astype(np.int64),
                        minlength=R.score_max - R.score_min + 1).astype(np.int64)
     rows = [pbuf[t, : min(pn[t], pbuf.shape[1])] for t in range(nt)]
     prow = np.concatenate(rows) if rows else np.zeros((0, PANEL_COLS), np.int64)
     if len(prow):
-        local = prow[:, 0]
-        prow = prow[np.argsort(local, kind="stable")]
+        prow = prow[np.argsort(prow[:, 0], kind="stable")]
         loc = prow[:, 0]
         prow[:, 0] = np.where(loc < c.persons, c.person_offset + loc,
                               c.firm_offset + (loc - c.persons))
     return CommunityResult(
-        index=c.index,
-        province=c.province,
-        persons=c.persons,
-        firms=c.firms,
+        index=c.index, province=c.province, persons=c.persons, firms=c.firms,
         diff=diff.sum(axis=0),
         acts_day=acts_day.sum(axis=0, dtype=np.int64),
         acts_grade=acts_grade.sum(axis=0, dtype=np.int64),
         score_hist=hist,
+        harm=_harm(group, age, flags, nbad),
         panel=prow,
         events=int(nev.sum()),
     )
+
+
+def _harm(group, age, flags, nbad) -> np.ndarray:
+    """Per group and true-behaviour bucket: how many agents were ever restricted, falsely
+    restricted, reached the lowest grade, left it, or were sanctioned through a link."""
+    G = len(GROUPS)
+    act = age > 0
+    bucket = np.minimum(nbad, 2).astype(np.int64)
+    key = (group.astype(np.int64) * 3 + bucket)[act]
+    f = flags[act]
+    cols = [np.ones_like(f, dtype=bool), f & F_RESTRICTED, f & F_FALSE_RESTRICTED, f & F_LOWEST,
+            f & F_LEFT_LOWEST, f & F_SPILL]
+    out = np.zeros((G, 3, len(cols)), np.int64)
+    for j, col in enumerate(cols):
+        out[:, :, j] = np.bincount(key, weights=(col > 0), minlength=G * 3).reshape(G, 3)
+    # children (unscored) sanctioned through their household count in the spill column too
+    kids = (age == 0) & (flags & F_SPILL > 0)
+    out[:, 0, 5] += np.bincount(group[kids].astype(np.int64), minlength=G)
+    return out
 
 
 def _panel_ids(spec: EngineSpec, c: Community) -> np.ndarray:

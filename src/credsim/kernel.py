@@ -1,8 +1,11 @@
-"""The Numba kernel: one epoch of every agent's event timeline in one community.
+"""The Numba kernels: one epoch of every agent's event timeline in one community, and the
+coupling between agents at epoch boundaries.
 
-Each agent's acts form one Poisson process (ENGINE.md §2): the time to the next act is drawn,
-the act is chosen among the agent's acts in proportion to their rates, a sensor may record it,
-and the regime's rules apply. Timed events (listing ends, removals, recoveries) are due days.
+Each agent's acts form one Poisson process (ENGINE.md §2): the time to the next candidate act is
+drawn, the act is chosen among the agent's acts in proportion to their rates, behaviour response
+thins it (deterrence, chilling, gaming), a sensor may record it, and the regime's rules apply.
+False matches are a second kind of event in the same process: a record on an innocent agent.
+Timed events (listing ends, removals, recoveries, reversals after appeal) are due days.
 Aggregates are difference arrays (§6): a change of state on day d adds the new state's
 contribution and subtracts the old one at d; a prefix sum gives the daily series.
 """
@@ -14,8 +17,18 @@ from numba import get_num_threads, get_thread_id, njit, prange
 
 from credsim import rng
 from credsim.rules import (
+    ACC_CAP,
+    ACC_GAINED,
+    ACC_LISTS,
+    ACC_LOST,
     BIG,
+    CAUSE_EXPIRY,
+    CAUSE_RECOVERY,
+    CAUSE_REMOVAL,
     NEVER,
+    REC_REV_DAY,
+    REC_REV_LISTS,
+    REC_REV_PTS,
     add_act,
     close_day,
     day_changes,
@@ -24,35 +37,77 @@ from credsim.rules import (
     next_timer,
     reset_day,
     sanctions_of,
+    shift_score,
+    threshold_lists,
 )
 
-PANEL_COLS = 9  # agent, day, kind, code, recorded, score, grade, lists, sanctions
-KIND_START, KIND_ACT, KIND_TIMER = 0, 1, 2
+PANEL_COLS = 10  # agent, day, kind, code, recorded, score, grade, lists, sanctions, false
+KIND_START, KIND_ACT, KIND_TIMER, KIND_FALSE, KIND_LINK = 0, 1, 2, 3, 4
+# per-agent flags (ever ...)
+F_LOWEST, F_LEFT_LOWEST, F_RESTRICTED, F_FALSE_RESTRICTED, F_SPILL = 1, 2, 4, 8, 16
+# columns of acts arrays
+A_TRUE, A_RECORDED, A_FALSE = 0, 1, 2
+_ONE = np.uint64(1)
 
 
 @njit(inline="always", cache=True)
-def _emit(diff, tid, od, grp, grade, score, lists, sanc, sign, scored, S):
+def _emit(diff, tid, od, grp, grade, score, lists, sanc, fsanc, lfalse, spill_only, sign, scored,
+          S, L):
+    """Add (sign=+1) or remove (-1) one agent's contribution to day ``od``'s cells."""
     diff[tid, od, grp, grade, 0] += sign
     if scored:
         diff[tid, od, grp, grade, 1] += sign * score
-    s = sanc
     k = 0
+    s = sanc
     while s:
-        if s & np.uint64(1):
+        if s & _ONE:
             diff[tid, od, grp, grade, 2 + k] += sign
-        s >>= np.uint64(1)
+        s >>= _ONE
+        k += 1
+    k = 0
+    s = fsanc
+    while s:
+        if s & _ONE:
+            diff[tid, od, grp, grade, 2 + S + k] += sign
+        s >>= _ONE
+        k += 1
+    k = 0
+    s = spill_only
+    while s:
+        if s & _ONE:
+            diff[tid, od, grp, grade, 2 + 2 * S + k] += sign
+        s >>= _ONE
         k += 1
     m = lists
     k = 0
     while m:
         if m & 1:
-            diff[tid, od, grp, grade, 2 + S + k] += sign
+            diff[tid, od, grp, grade, 2 + 3 * S + k] += sign
+        m >>= 1
+        k += 1
+    m = lfalse
+    k = 0
+    while m:
+        if m & 1:
+            diff[tid, od, grp, grade, 2 + 3 * S + L + k] += sign
         m >>= 1
         k += 1
 
 
 @njit(inline="always", cache=True)
-def _panel_row(pbuf, pn, tid, pid, day, kind, code, rec, score, grade, lists, sanc):
+def _state(covered, score, strue, lists, lfalse, spill, K, band_min, grade_sanc, list_sanc):
+    """(grade, sanctions in force, false sanctions, sanctions held only through a link)."""
+    if not covered:
+        return K, spill, np.uint64(0), spill
+    g = grade_of(score, band_min)
+    own = sanctions_of(g, lists, grade_sanc, list_sanc)
+    gt = grade_of(strue, band_min)
+    own_true = sanctions_of(gt, lists & ~lfalse, grade_sanc, list_sanc)
+    return g, own | spill, own & ~own_true, spill & ~own
+
+
+@njit(inline="always", cache=True)
+def _panel_row(pbuf, pn, tid, pid, day, kind, code, rec, false):
     n = pn[tid]
     if n < pbuf.shape[1]:
         pbuf[tid, n, 0] = pid
@@ -60,16 +115,14 @@ def _panel_row(pbuf, pn, tid, pid, day, kind, code, rec, score, grade, lists, sa
         pbuf[tid, n, 2] = kind
         pbuf[tid, n, 3] = code
         pbuf[tid, n, 4] = rec
-        pbuf[tid, n, 5] = score
-        pbuf[tid, n, 6] = grade
-        pbuf[tid, n, 7] = lists
-        pbuf[tid, n, 8] = np.int64(sanc)
+        pbuf[tid, n, 9] = false
     pn[tid] = n + 1
 
 
 @njit(inline="always", cache=True)
-def agent_rate(i, subj, traits, grp_subject, grp_trait, grp_rate, wbuf):
-    """Total act rate per day of agent i; fills ``wbuf`` with each group's term."""
+def agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject, grp_trait, grp_rate,
+               grp_false, grp_female, wbuf):
+    """Total event rate per day of agent i; fills ``wbuf`` with each group's term."""
     lam = 0.0
     for g in range(grp_rate.shape[0]):
         w = 0.0
@@ -77,14 +130,26 @@ def agent_rate(i, subj, traits, grp_subject, grp_trait, grp_rate, wbuf):
             w = grp_rate[g]
             if grp_trait[g] >= 0:
                 w *= traits[i, grp_trait[g]]
+            if grp_false[g] >= 0:
+                if female:
+                    w *= grp_female[g]
+                if watched:
+                    w *= surv_mult
         wbuf[g] = w
         lam += w
     return lam
 
 
-@njit(parallel=True, cache=True)
-def run_epoch(
-    seed, n_persons, person_offset, firm_offset, d0, d1, burn, days, n_blocks,
+@njit(inline="always", cache=True)
+def _near_threshold(score, g, band_min, window):
+    K = band_min.shape[0]
+    if g > 0 and band_min[g - 1] - score <= window:
+        return True
+    return g < K - 1 and score - band_min[g] < window
+
+
+@njit(cache=True)
+def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn, days, n_blocks,
     # regime tables
     score_init, score_min, score_max, score_sd, covers_person, covers_firm, max_ded, band_min,
     act_points, act_lists, act_cap, act_class, act_rule, list_dur, list_ext_p, list_ext_min,
@@ -92,148 +157,342 @@ def run_epoch(
     list_sanc, rec_after, rec_restore, rec_pts_max, rec_cls_max, rec_cls_min,
     # behaviour tables
     trait_sigma, grp_subject, grp_trait, grp_rate, grp_start, grp_acts, grp_cum, p_detect,
-    act_subject,
+    act_subject, grp_false, grp_female,
+    # mechanism tables
+    surv_mult, surv_grades, surv_lists, appeal_p, appeal_delay, act_accept, act_deter, act_game,
+    act_parent, game_window, reach_children, reach_rep, reach_firms, restrict_mask, households,
+    legal_reps,
     # agents
-    group, adult, traits, panel,
+    group, age, elder, traits, panel,
     # state
-    score, lists, lexp, lrem, rec, next_t, nev,
+    score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags, nbad, spill, dirty,
     # outputs
     diff, acts_day, acts_grade, pbuf, pn,
 ):
+    """One block of agents (a fixed slice of the community), on one thread."""
     n = group.shape[0]
     K = band_min.shape[0]
-    S = diff.shape[4] - 2 - lexp.shape[1]
+    L = lexp.shape[1]
+    S = (diff.shape[4] - 2 - 2 * L) // 3
     G = grp_rate.shape[0]
+    reach = np.uint64(reach_children | reach_rep | reach_firms)
+    restrict = np.uint64(restrict_mask)
     block = (n + n_blocks - 1) // n_blocks
-    for b in prange(n_blocks):
-        tid = get_thread_id()
-        wbuf = np.empty(max(G, 1))
-        causes = np.empty((2 * lexp.shape[1] + rec_after.shape[0] + 2, 2), np.int64)
-        acc = np.empty(5, np.int64)
-        lo = b * block
-        hi = min(n, lo + block)
-        for i in range(lo, hi):
-            is_firm = i >= n_persons
-            gid = (firm_offset + i - n_persons) if is_firm else (person_offset + i)
-            akey = rng.agent_key(seed, gid)
-            grp = group[i]
-            subj = 1 if is_firm else 0
-            covered = adult[i] and ((covers_firm and is_firm) or (covers_person and not is_firm))
-            acting = adult[i]
-            urban = 0 if (grp == 4 or grp % 2 == 0) else 1  # column of p_detect: 0 urban, 1 rural
-            lam = 0.0
-            if acting:
-                lam = agent_rate(i, subj, traits, grp_subject, grp_trait, grp_rate, wbuf)
-            pid = panel[i]
-            if d0 == 0:
-                # start: initial score, first event time, initial contribution at day 0
-                s0 = score_init
-                if score_sd > 0.0 and covered:
-                    s0 = int(np.rint(score_init + score_sd * rng.normal(akey, rng.S_SCORE0, 0)))
-                    s0 = min(max(s0, score_min), score_max)
-                score[i] = s0
-                lists[i] = 0
-                for l in range(lexp.shape[1]):
-                    lexp[i, l] = BIG
-                    lrem[i, l] = BIG
-                rec[i, 0] = NEVER
-                rec[i, 1] = 0
-                rec[i, 2] = 0
-                rec[i, 3] = 0
-                nev[i] = 0
-                next_t[i] = rng.exponential(akey, rng.S_WAIT, 0, lam)
-                gr = grade_of(s0, band_min) if covered else K
-                _emit(diff, tid, 0, grp, gr, s0, 0, grade_sanc[gr] if covered else np.uint64(0),
-                      1, covered, S)
-                if pid >= 0:
-                    _panel_row(pbuf, pn, tid, pid, 0 - burn, KIND_START, 0, 0, s0, gr, 0,
-                               grade_sanc[gr] if covered else np.uint64(0))
-            t = next_t[i]
-            td = BIG
-            if covered and d0 > 0:
+    wbuf = np.empty(max(G, 1))
+    causes = np.empty((2 * L + rec_after.shape[0] + 3, 2), np.int64)
+    acc = np.empty(5, np.int64)
+    acc_t = np.empty(5, np.int64)
+    lo = b * block
+    hi = min(n, lo + block)
+    for i in range(lo, hi):
+        is_firm = i >= n_persons
+        gid = (firm_offset + i - n_persons) if is_firm else (person_offset + i)
+        akey = rng.agent_key(seed, gid)
+        grp = group[i]
+        subj = 1 if is_firm else 0
+        acting = age[i] > 0
+        covered = acting and ((covers_firm and is_firm) or (covers_person and not is_firm))
+        urban = 0 if (grp == 4 or grp % 2 == 0) else 1  # column of p_detect: 0 urban, 1 rural
+        female = grp < 2
+        pid = panel[i]
+        if d0 == 0:
+            s0 = score_init
+            if score_sd > 0.0 and covered:
+                s0 = int(np.rint(score_init + score_sd * rng.normal(akey, rng.S_SCORE0, 0)))
+                s0 = min(max(s0, score_min), score_max)
+            score[i] = s0
+            strue[i] = s0
+            lists[i] = 0
+            lfalse[i] = 0
+            for l in range(L):
+                lexp[i, l] = BIG
+                lrem[i, l] = BIG
+            rec[i, 0] = NEVER
+            rec[i, 1] = 0
+            rec[i, 2] = 0
+            rec[i, 3] = 0
+            rec[i, REC_REV_DAY] = BIG
+            rec[i, REC_REV_PTS] = 0
+            rec[i, REC_REV_LISTS] = 0
+            nev[i] = 0
+            flags[i] = 0
+            nbad[i] = 0
+        g0, sc0, fs0, sp0 = _state(covered, score[i], strue[i], lists[i], lfalse[i], spill[i],
+                                   K, band_min, grade_sanc, list_sanc)
+        watched = covered and (surv_grades[g0] or (lists[i] & surv_lists) != 0)
+        lam = 0.0
+        if acting:
+            lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
+                             grp_trait, grp_rate, grp_false, grp_female, wbuf)
+        if d0 == 0:
+            next_t[i] = rng.exponential(akey, rng.S_WAIT, 0, lam)
+            _emit(diff, tid, 0, grp, g0, score[i], lists[i], sc0, fs0, lfalse[i], sp0, 1,
+                  covered, S, L)
+            if covered and g0 == K - 1:
+                flags[i] |= F_LOWEST
+            if pid >= 0:
+                p_first = pn[tid]
+                _panel_row(pbuf, pn, tid, pid, 0 - burn, KIND_START, 0, 0, 0)
+                _fill_panel(pbuf, pn, tid, p_first, score[i], g0, lists[i], sc0)
+        t = next_t[i]
+        td = BIG
+        if covered:
+            td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
+                            rec_pts_max, rec_cls_max, rec_cls_min)
+        while True:
+            ad = int(t) if t < 1e15 else BIG
+            day = min(td, ad)
+            if day >= d1:
+                break
+            od = day - burn
+            if od < 0:
+                od = 0
+            s_old = score[i]
+            st_old = strue[i]
+            l_old = lists[i]
+            lf_old = lfalse[i]
+            g_old, sc_old, fs_old, sp_old = _state(covered, s_old, st_old, l_old, lf_old,
+                                                   spill[i], K, band_min, grade_sanc, list_sanc)
+            p_first = pn[tid]
+            changed = False
+            if covered and td == day:
+                nc = fire_timers(i, day, score, lists, lexp, lrem, rec, score_init, score_max,
+                                 list_on_rem, rec_after, rec_restore, rec_pts_max,
+                                 rec_cls_max, rec_cls_min, causes)
+                changed = True
+                for c in range(nc):
+                    cause = causes[c, 0]
+                    k = causes[c, 1]
+                    if cause == CAUSE_RECOVERY:
+                        if rec_restore[k] < 0:
+                            strue[i] = max(strue[i], score_init)
+                        else:
+                            strue[i] = max(strue[i], min(strue[i] + rec_restore[k], score_init))
+                    elif cause == CAUSE_EXPIRY or cause == CAUSE_REMOVAL:
+                        if list_on_rem[k] != -(2**31) and not (lfalse[i] >> k) & 1:
+                            strue[i] = list_on_rem[k]
+                    if pid >= 0:
+                        _panel_row(pbuf, pn, tid, pid, day - burn, KIND_TIMER,
+                                   cause * 100 + k, 0, 0)
+                lfalse[i] &= lists[i]
+            if ad == day:
+                reset_day(acc)
+                reset_day(acc_t)
+                rev_pts = 0
+                rev_lists = 0
+                g_now = g_old
+                while int(t) == day:
+                    c = nev[i]
+                    nev[i] = c + 1
+                    u = rng.uniform(akey, rng.S_CHOICE, c) * lam
+                    g = 0
+                    cw = wbuf[0]
+                    while cw < u and g < G - 1:
+                        g += 1
+                        cw += wbuf[g]
+                    u2 = rng.uniform(akey, rng.S_CHOICE + 1000, c)
+                    j = grp_start[g]
+                    while grp_cum[j] < u2 and j < grp_start[g + 1] - 1:
+                        j += 1
+                    a = grp_acts[j]
+                    t += rng.exponential(akey, rng.S_WAIT, c + 1, lam)
+                    fs = grp_false[g]
+                    scored = covered and act_rule[a] >= 0
+                    if fs >= 0:
+                        # a false match: a record of act a on this innocent agent
+                        if day >= burn:
+                            acts_day[tid, od, grp, a, A_RECORDED] += 1
+                            acts_day[tid, od, grp, a, A_FALSE] += 1
+                            acts_grade[tid, od, grp, g_now, A_RECORDED] += 1
+                            acts_grade[tid, od, grp, g_now, A_FALSE] += 1
+                        if scored:
+                            add_act(acc, a, act_points, act_lists, act_cap, act_class)
+                            if appeal_p > 0.0 and rng.uniform(akey, rng.S_ACCEPT + 1, c) < appeal_p:
+                                rev_pts -= act_points[a]
+                                rev_lists |= act_lists[a]
+                        if pid >= 0:
+                            _panel_row(pbuf, pn, tid, pid, day - burn, KIND_FALSE, a, 1, 1)
+                        continue
+                    # a candidate true act: behaviour response thins it
+                    pd = p_detect[a, urban]
+                    if watched and pd < 1.0:
+                        pd = 1.0 - (1.0 - pd) ** surv_mult
+                    f = act_accept[a]
+                    if act_deter[a] > 0.0 and scored:
+                        f *= np.exp(-act_deter[a] * pd)
+                    if act_game[a] > 1.0:
+                        if not (scored and _near_threshold(score[i], g_now, band_min,
+                                                           game_window)):
+                            f /= act_game[a]
+                    if act_parent[a] and not elder[i]:
+                        f = 0.0
+                    if f < 1.0 and rng.uniform(akey, rng.S_ACCEPT, c) >= f:
+                        continue
+                    recorded = pd >= 1.0 or rng.uniform(akey, rng.S_DETECT, c) < pd
+                    if day >= burn:
+                        acts_day[tid, od, grp, a, A_TRUE] += 1
+                        acts_grade[tid, od, grp, g_now, A_TRUE] += 1
+                        if recorded:
+                            acts_day[tid, od, grp, a, A_RECORDED] += 1
+                            acts_grade[tid, od, grp, g_now, A_RECORDED] += 1
+                    if scored and act_points[a] < 0:
+                        nbad[i] += 1
+                    if recorded and scored:
+                        add_act(acc, a, act_points, act_lists, act_cap, act_class)
+                        add_act(acc_t, a, act_points, act_lists, act_cap, act_class)
+                    if pid >= 0:
+                        _panel_row(pbuf, pn, tid, pid, day - burn, KIND_ACT, a, recorded, 0)
+                if covered and day_changes(acc):
+                    changed = True
+                    l_before = lists[i]
+                    close_day(i, day, acc, akey, True, score, lists, lexp, lrem, rec,
+                              score_min, score_max, max_ded, list_dur, list_ext_p,
+                              list_ext_min, list_ext_max, list_rem_rate, list_rem_delay,
+                              thr_list, thr_at_most)
+                    # the shadow state: what true records alone would give
+                    strue[i] = shift_score(strue[i], acc_t[ACC_GAINED], acc_t[ACC_LOST],
+                                           acc_t[ACC_CAP], score_min, score_max, max_ded)
+                    true_bits = acc_t[ACC_LISTS] | threshold_lists(strue[i], thr_list,
+                                                                   thr_at_most)
+                    new_bits = lists[i] & ~l_before
+                    lfalse[i] = (lfalse[i] | (new_bits & ~true_bits)) & ~true_bits & lists[i]
+                    if rev_pts != 0 or rev_lists != 0:
+                        rec[i, REC_REV_DAY] = day + appeal_delay
+                        rec[i, REC_REV_PTS] += rev_pts
+                        rec[i, REC_REV_LISTS] |= rev_lists & lfalse[i]
+            if changed:
                 td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
                                 rec_pts_max, rec_cls_max, rec_cls_min)
-            while True:
-                ad = int(t) if t < 1e15 else BIG
-                day = min(td, ad)
-                if day >= d1:
-                    break
-                od = day - burn
-                if od < 0:
-                    od = 0
-                s_old = score[i]
-                l_old = lists[i]
-                g_old = grade_of(s_old, band_min) if covered else K
-                p_first = pn[tid]
-                if covered and td == day:
-                    nc = fire_timers(i, day, score, lists, lexp, lrem, rec, score_init, score_max,
-                                     list_on_rem, rec_after, rec_restore, rec_pts_max,
-                                     rec_cls_max, rec_cls_min, causes)
-                    if pid >= 0:
-                        for c in range(nc):
-                            _panel_row(pbuf, pn, tid, pid, day - burn, KIND_TIMER,
-                                       causes[c, 0] * 100 + causes[c, 1], 0, 0, 0, 0,
-                                       np.uint64(0))
-                if ad == day:
-                    reset_day(acc)
-                    while int(t) == day:
-                        c = nev[i]
-                        # choose the group, then the act within it
-                        u = rng.uniform(akey, rng.S_CHOICE, c) * lam
-                        g = 0
-                        cw = wbuf[0]
-                        while cw < u and g < G - 1:
-                            g += 1
-                            cw += wbuf[g]
-                        u2 = rng.uniform(akey, rng.S_CHOICE + 1000, c)
-                        j = grp_start[g]
-                        while grp_cum[j] < u2 and j < grp_start[g + 1] - 1:
-                            j += 1
-                        a = grp_acts[j]
-                        pd = p_detect[a, urban]
-                        recorded = pd >= 1.0 or rng.uniform(akey, rng.S_DETECT, c) < pd
-                        gr_now = grade_of(score[i], band_min) if covered else K
-                        if day >= burn:
-                            acts_day[tid, od, grp, a, 0] += 1
-                            acts_grade[tid, od, grp, gr_now, 0] += 1
-                            if recorded:
-                                acts_day[tid, od, grp, a, 1] += 1
-                                acts_grade[tid, od, grp, gr_now, 1] += 1
-                        if recorded and covered and act_rule[a] >= 0:
-                            add_act(acc, a, act_points, act_lists, act_cap, act_class)
-                        if pid >= 0:
-                            _panel_row(pbuf, pn, tid, pid, day - burn, KIND_ACT, a, recorded,
-                                       0, 0, 0, np.uint64(0))
-                        nev[i] = c + 1
-                        t += rng.exponential(akey, rng.S_WAIT, c + 1, lam)
-                    if covered and day_changes(acc):
-                        close_day(i, day, acc, akey, True, score, lists, lexp, lrem, rec,
-                                  score_min, score_max, max_ded, list_dur, list_ext_p,
-                                  list_ext_min, list_ext_max, list_rem_rate, list_rem_delay,
-                                  thr_list, thr_at_most)
-                if covered:
-                    # the state changed (or may have): when is the next timer due?
-                    if td == day or (ad == day and day_changes(acc)):
-                        td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
-                                        rec_pts_max, rec_cls_max, rec_cls_min)
-                    s_new = score[i]
-                    l_new = lists[i]
-                    g_new = grade_of(s_new, band_min)
-                    if s_new != s_old or l_new != l_old or g_new != g_old:
-                        _emit(diff, tid, od, grp, g_old, s_old, l_old,
-                              sanctions_of(g_old, l_old, grade_sanc, list_sanc), -1, True, S)
-                        _emit(diff, tid, od, grp, g_new, s_new, l_new,
-                              sanctions_of(g_new, l_new, grade_sanc, list_sanc), 1, True, S)
-                if pid >= 0:
-                    # the state after the day, on every row this day logged
-                    gr = grade_of(score[i], band_min) if covered else K
-                    sn = sanctions_of(gr, lists[i], grade_sanc, list_sanc) if covered else 0
-                    for r in range(p_first, min(pn[tid], pbuf.shape[1])):
-                        pbuf[tid, r, 5] = score[i]
-                        pbuf[tid, r, 6] = gr
-                        pbuf[tid, r, 7] = lists[i]
-                        pbuf[tid, r, 8] = np.int64(sn)
-            next_t[i] = t
+                g_new, sc_new, fs_new, sp_new = _state(covered, score[i], strue[i], lists[i],
+                                                       lfalse[i], spill[i], K, band_min,
+                                                       grade_sanc, list_sanc)
+                if (score[i] != s_old or lists[i] != l_old or g_new != g_old
+                        or sc_new != sc_old or fs_new != fs_old or lfalse[i] != lf_old):
+                    _emit(diff, tid, od, grp, g_old, s_old, l_old, sc_old, fs_old, lf_old,
+                          sp_old, -1, True, S, L)
+                    _emit(diff, tid, od, grp, g_new, score[i], lists[i], sc_new, fs_new,
+                          lfalse[i], sp_new, 1, True, S, L)
+                    if (sc_new & reach) != (sc_old & reach):
+                        dirty[i] = 1
+                if g_new == K - 1:
+                    flags[i] |= F_LOWEST
+                elif flags[i] & F_LOWEST:
+                    flags[i] |= F_LEFT_LOWEST
+                if sc_new & restrict:
+                    flags[i] |= F_RESTRICTED
+                if fs_new & restrict:
+                    flags[i] |= F_FALSE_RESTRICTED
+                w_new = surv_grades[g_new] or (lists[i] & surv_lists) != 0
+                if w_new != watched:
+                    # a watched agent's detection changes: redraw (Poisson: memoryless)
+                    watched = w_new
+                    lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
+                                     grp_trait, grp_rate, grp_false, grp_female, wbuf)
+                    t = day + 1 + rng.exponential(akey, rng.S_EPOCH, day, lam)
+                g_now = g_new
+            if pid >= 0 and pn[tid] > p_first:
+                g_p, sc_p, _, _ = _state(covered, score[i], strue[i], lists[i], lfalse[i],
+                                         spill[i], K, band_min, grade_sanc, list_sanc)
+                _fill_panel(pbuf, pn, tid, p_first, score[i], g_p, lists[i], sc_p)
+        next_t[i] = t
+
+
+@njit(parallel=True, cache=True)
+def run_epoch(n_blocks, *args):
+    """Run days [d0, d1) for every agent of a community: fixed blocks of agents in parallel.
+    ``args`` are ``_run_block``'s arguments after ``b`` and ``tid``."""
+    for b in prange(n_blocks):
+        _run_block(b, get_thread_id(), *args)
+
+
+@njit(inline="always", cache=True)
+def _fill_panel(pbuf, pn, tid, p_first, score, grade, lists, sanc):
+    """The state after the day, on every row the day logged."""
+    for r in range(p_first, min(pn[tid], pbuf.shape[1])):
+        pbuf[tid, r, 5] = score
+        pbuf[tid, r, 6] = grade
+        pbuf[tid, r, 7] = lists
+        pbuf[tid, r, 8] = np.int64(sanc)
+
+
+@njit(inline="always", cache=True)
+def _own(x, n_persons, covers_person, covers_firm, age, score, lists, band_min, grade_sanc,
+         list_sanc):
+    """Sanctions agent x holds from its own state (not through links)."""
+    is_firm = x >= n_persons
+    if age[x] == 0 or not ((covers_firm and is_firm) or (covers_person and not is_firm)):
+        return np.uint64(0)
+    return sanctions_of(grade_of(score[x], band_min), lists[x], grade_sanc, list_sanc)
+
+
+@njit(cache=True)
+def couple(
+    day, burn, todo, n_persons, S, L, band_min, grade_sanc, list_sanc, covers_person, covers_firm,
+    reach_children, reach_rep, reach_firms, households, legal_reps,
+    group, age, hh_start, hh_of, rep, rf_start, rf, panel,
+    score, strue, lists, lfalse, flags, spill, diff, pbuf, pn,
+):
+    """Joint punishment through links, applied at an epoch boundary (``day``, the first day of the
+    next epoch): sanctions that reach a household's children or a firm's legal representative
+    (and back, to the firms a person represents) are put on them, or lifted. Only the links of
+    the agents in ``todo`` (whose reaching sanctions changed during the epoch) are visited."""
+    K = band_min.shape[0]
+    od = max(day - burn, 0)
+    cand = np.empty(64, np.int64)
+    for q in range(todo.shape[0]):
+        i = todo[q]
+        nc = 0
+        if i < n_persons:
+            if households:
+                h = hh_of[i]
+                for m in range(hh_start[h], hh_start[h + 1]):
+                    if age[m] == 0 and nc < 63:
+                        cand[nc] = m
+                        nc += 1
+            if legal_reps:
+                for k in range(rf_start[i], rf_start[i + 1]):
+                    if nc < 63:
+                        cand[nc] = n_persons + rf[k]
+                        nc += 1
+        elif legal_reps:
+            cand[nc] = rep[i - n_persons]
+            nc += 1
+        for c in range(nc):
+            m = cand[c]
+            new = np.uint64(0)
+            if m < n_persons:
+                if households and age[m] == 0:
+                    h = hh_of[m]
+                    for x in range(hh_start[h], hh_start[h + 1]):
+                        new |= _own(x, n_persons, covers_person, covers_firm, age, score, lists,
+                                    band_min, grade_sanc, list_sanc) & reach_children
+                if legal_reps:
+                    for k in range(rf_start[m], rf_start[m + 1]):
+                        f = n_persons + rf[k]
+                        new |= _own(f, n_persons, covers_person, covers_firm, age, score, lists,
+                                    band_min, grade_sanc, list_sanc) & reach_rep
+            elif legal_reps:
+                new |= _own(rep[m - n_persons], n_persons, covers_person, covers_firm, age, score,
+                            lists, band_min, grade_sanc, list_sanc) & reach_firms
+            if new == spill[m]:
+                continue
+            covered = age[m] > 0 and ((covers_firm and m >= n_persons)
+                                      or (covers_person and m < n_persons))
+            g0, sc0, fs0, sp0 = _state(covered, score[m], strue[m], lists[m], lfalse[m], spill[m],
+                                       K, band_min, grade_sanc, list_sanc)
+            spill[m] = new
+            g1, sc1, fs1, sp1 = _state(covered, score[m], strue[m], lists[m], lfalse[m], new,
+                                       K, band_min, grade_sanc, list_sanc)
+            _emit(diff, 0, od, group[m], g0, score[m], lists[m], sc0, fs0, lfalse[m], sp0, -1,
+                  covered, S, L)
+            _emit(diff, 0, od, group[m], g1, score[m], lists[m], sc1, fs1, lfalse[m], sp1, 1,
+                  covered, S, L)
+            if new:
+                flags[m] |= F_SPILL
+            if panel[m] >= 0:
+                p_first = pn[0]
+                _panel_row(pbuf, pn, 0, panel[m], day - burn, KIND_LINK, np.int64(new), 0, 0)
+                _fill_panel(pbuf, pn, 0, p_first, score[m], g1, lists[m], sc1)
 
 
 def thread_count() -> int:

@@ -116,8 +116,9 @@ def plan_population(
 
 @njit(parallel=True, cache=True)
 def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, trait_sigma,
-               group, adult, traits):
-    """Fill ``group`` (0-3 sex x place, 4 firm), ``adult`` and trait multipliers for a community."""
+               group, age, traits):
+    """Fill ``group`` (0-3 sex x place, 4 firm), ``age`` band (0 minor, 1 adult, 2 aged 60+;
+    firms 1) and trait multipliers for a community."""
     n = n_persons + n_firms
     T = trait_sigma.shape[0]
     for i in prange(n):
@@ -127,11 +128,11 @@ def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, tra
             ua = rng.uniform(key, rng.S_ATTR + 1, 0)
             rural = rng.uniform(key, rng.S_ATTR + 2, 0) >= shares[3]
             group[i] = 2 * np.int8(male) + np.int8(rural)
-            adult[i] = ua >= shares[1]
+            age[i] = 0 if ua < shares[1] else (1 if ua < shares[1] + shares[2] else 2)
         else:
             key = rng.agent_key(seed, firm_offset + (i - n_persons))
             group[i] = FIRM_GROUP
-            adult[i] = True
+            age[i] = 1
         for t in range(T):
             traits[i, t] = np.exp(trait_sigma[t] * rng.normal(key, rng.S_TRAIT + t, 0))
 
@@ -140,3 +141,47 @@ def age_band_of(seed: int, gids: np.ndarray, shares: np.ndarray) -> np.ndarray:
     """Age band index (0: 0-17, 1: 18-59, 2: 60+) of persons, from the same draw as ``synthesize``."""
     u = rng.uniforms(seed, gids, rng.S_ATTR + 1, 0)
     return np.where(u < shares[1], 0, np.where(u < shares[1] + shares[2], 1, 2)).astype(np.int8)
+
+
+def households(seed: int, c: Community, household_size: float, age: np.ndarray):
+    """Households as contiguous runs of persons (sizes geometric with the census mean).
+
+    Returns (hh_start, hh_of, elder): household boundaries, each person's household, and whether
+    a person aged 18-59 lives with someone aged 60+ (the link 'neglecting elderly parents' needs).
+    """
+    n = c.persons
+    gids = np.arange(c.person_offset, c.person_offset + n, dtype=np.int64)
+    starts = rng.uniforms(seed, gids, rng.S_ATTR + 4, 0) < 1.0 / max(household_size, 1.0)
+    if n:
+        starts[0] = True
+    hh_of = (np.cumsum(starts) - 1).astype(np.int32)
+    hh_start = np.append(np.flatnonzero(starts), n).astype(np.int64)
+    pa = age[:n]
+    has_old = np.bincount(hh_of, weights=(pa == 2), minlength=len(hh_start) - 1) > 0
+    elder = np.zeros(c.agents, np.bool_)
+    if n:
+        elder[:n] = has_old[hh_of] & (pa == 1)
+    return hh_start, hh_of, elder
+
+
+def legal_representatives(seed: int, c: Community, age: np.ndarray):
+    """Each firm's legal representative: an adult person of the community (a few keyed tries).
+
+    Returns (rep, rf_start, rf): rep[f] person index; the firms person p represents are
+    rf[rf_start[p]:rf_start[p + 1]].
+    """
+    nf, n = c.firms, c.persons
+    gids = np.arange(c.firm_offset, c.firm_offset + nf, dtype=np.int64)
+    rep = np.zeros(nf, np.int64)
+    if n == 0:
+        return rep, np.zeros(1, np.int64), np.zeros(0, np.int64)
+    found = np.zeros(nf, np.bool_)
+    for k in range(8):
+        cand = np.minimum((rng.uniforms(seed, gids, rng.S_ATTR + 5 + k, 0) * n).astype(np.int64),
+                          n - 1)
+        ok = ~found & (age[cand] > 0)
+        rep[ok] = cand[ok]
+        found |= ok
+    order = np.argsort(rep, kind="stable")
+    rf_start = np.searchsorted(rep[order], np.arange(n + 1)).astype(np.int64)
+    return rep, rf_start, order.astype(np.int64)

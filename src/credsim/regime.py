@@ -91,6 +91,8 @@ class Sanction(Sourced):
     kind: Literal["restriction", "privilege", "shaming"] = "restriction"
     grades: list[str] = Field(default_factory=list)
     lists: list[str] = Field(default_factory=list)
+    reaches: list[Literal["self", "household_children", "legal_representative",
+                          "represented_firms"]] = Field(default_factory=lambda: ["self"])
 
 
 class Recovery(Sourced):

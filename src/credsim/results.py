@@ -16,8 +16,8 @@ import pandas as pd
 
 from credsim import __version__
 from credsim.compile import GROUPS, UNSCORED
-from credsim.kernel import KIND_ACT, KIND_START, KIND_TIMER
-from credsim.rules import CAUSE_EXPIRY, CAUSE_RECOVERY, CAUSE_REMOVAL
+from credsim.kernel import KIND_ACT, KIND_FALSE, KIND_LINK, KIND_START, KIND_TIMER
+from credsim.rules import CAUSE_EXPIRY, CAUSE_RECOVERY, CAUSE_REMOVAL, CAUSE_REVERSAL
 
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.sim import Sim, _Reduction
@@ -31,12 +31,14 @@ class Results:
     """What a run produced. ``daily``, ``acts``, ``panel`` (DataFrames), ``summary`` (dict)."""
 
     def __init__(self, meta: dict[str, Any], daily: pd.DataFrame, acts: pd.DataFrame,
-                 panel: pd.DataFrame, score_hist: np.ndarray, summary: dict[str, Any] | None = None):
+                 panel: pd.DataFrame, score_hist: np.ndarray, harm: pd.DataFrame,
+                 summary: dict[str, Any] | None = None):
         self.meta = meta
         self.daily = daily
         self.acts = acts
         self.panel = panel
         self.score_hist = score_hist
+        self.harm = harm
         self._summary = summary
 
     # ---------------------------------------------------------------- construction
@@ -75,7 +77,7 @@ class Results:
         daily = _daily_frame(red.level, red.acts_grade, meta)
         actsdf = _acts_frame(red.acts_day, meta)
         panel = _panel_frame(red.panel, meta)
-        return cls(meta, daily, actsdf, panel, red.score_hist)
+        return cls(meta, daily, actsdf, panel, red.score_hist, _harm_frame(red.harm, meta))
 
     # ---------------------------------------------------------------- headline figures
     @property
@@ -113,6 +115,7 @@ class Results:
         self.daily.to_parquet(out / "daily.parquet", index=False)
         self.acts.to_parquet(out / "acts.parquet", index=False)
         self.panel.to_parquet(out / "panel.parquet", index=False)
+        self.harm.to_parquet(out / "harm.parquet", index=False)
         np.save(out / "score_hist.npy", self.score_hist)
         (out / "meta.json").write_text(json.dumps(self.meta, indent=2))
         (out / "summary.json").write_text(json.dumps(self.summary, indent=2))
@@ -131,7 +134,8 @@ class Results:
         meta = json.loads((d / "meta.json").read_text())
         summary = json.loads((d / "summary.json").read_text()) if (d / "summary.json").exists() else None
         return cls(meta, pd.read_parquet(d / "daily.parquet"), pd.read_parquet(d / "acts.parquet"),
-                   pd.read_parquet(d / "panel.parquet"), np.load(d / "score_hist.npy"), summary)
+                   pd.read_parquet(d / "panel.parquet"), np.load(d / "score_hist.npy"),
+                   pd.read_parquet(d / "harm.parquet"), summary)
 
 
 # -------------------------------------------------------------------- frames
@@ -149,17 +153,41 @@ def _daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict) -> pd.Da
         "score_sum": level[idx + (1,)],
         "acts_true": acts_grade[p, day, g, k, 0],
         "acts_recorded": acts_grade[p, day, g, k, 1],
+        "acts_false": acts_grade[p, day, g, k, 2],
     }
     S = len(meta["sanctions"])
+    L = len(meta["lists"])
     for s, name in enumerate(meta["sanctions"]):
         cols[_col("sanction", name)] = level[idx + (2 + s,)]
+    for s, name in enumerate(meta["sanctions"]):
+        cols[_col("false_sanction", name)] = level[idx + (2 + S + s,)]
+    for s, name in enumerate(meta["sanctions"]):
+        cols[_col("link_sanction", name)] = level[idx + (2 + 2 * S + s,)]
     for li, name in enumerate(meta["lists"]):
-        cols[_col("list", name)] = level[idx + (2 + S + li,)]
+        cols[_col("list", name)] = level[idx + (2 + 3 * S + li,)]
+    for li, name in enumerate(meta["lists"]):
+        cols[_col("false_list", name)] = level[idx + (2 + 3 * S + L + li,)]
     return pd.DataFrame(cols)
 
 
+def _harm_frame(harm: np.ndarray, meta: dict) -> pd.DataFrame:
+    from credsim.engine import BAD_BUCKETS, HARM_COLS
+
+    P, G, B, C = harm.shape
+    p, g, b = np.meshgrid(np.arange(P), np.arange(G), np.arange(B), indexing="ij")
+    df = pd.DataFrame({
+        "province": pd.Categorical.from_codes(p.ravel(), meta["provinces"]),
+        "region": pd.Categorical(np.array(meta["regions"])[p.ravel()]),
+        "group": pd.Categorical.from_codes(g.ravel(), GROUPS),
+        "true_deducted_acts": pd.Categorical.from_codes(b.ravel(), BAD_BUCKETS),
+    })
+    for j, c in enumerate(HARM_COLS):
+        df[c] = harm[..., j].ravel()
+    return df[df.agents > 0].reset_index(drop=True)
+
+
 def _acts_frame(acts_day: np.ndarray, meta: dict) -> pd.DataFrame:
-    nz = np.nonzero(acts_day[..., 0] > 0)
+    nz = np.nonzero(acts_day[..., 1] + acts_day[..., 0] > 0)
     p, day, g, a = nz
     return pd.DataFrame({
         "day": day.astype(np.int32),
@@ -169,28 +197,41 @@ def _acts_frame(acts_day: np.ndarray, meta: dict) -> pd.DataFrame:
         "act": pd.Categorical.from_codes(a, meta["acts"]),
         "true": acts_day[nz + (0,)],
         "recorded": acts_day[nz + (1,)],
+        "false": acts_day[nz + (2,)],
     })
 
 
 def _panel_frame(chunks: list, meta: dict) -> pd.DataFrame:
-    cols = ["agent", "day", "event", "detail", "recorded", "score", "grade", "lists", "sanctions"]
+    cols = ["agent", "day", "event", "detail", "recorded", "false_record", "score", "grade",
+            "lists", "sanctions"]
     if not chunks:
         return pd.DataFrame({c: pd.Series(dtype="int64") for c in cols})
     rows = np.concatenate(chunks)
     rows = rows[np.argsort(rows[:, 0], kind="stable")]
     # anonymous panel ids: rank of the synthetic index, never the index itself
     _, pid = np.unique(rows[:, 0], return_inverse=True)
-    kinds = {KIND_START: "start", KIND_ACT: "act", KIND_TIMER: "timer"}
-    causes = {CAUSE_EXPIRY: "expiry", CAUSE_REMOVAL: "removal", CAUSE_RECOVERY: "recovery"}
+    kinds = {KIND_START: "start", KIND_ACT: "act", KIND_TIMER: "timer", KIND_FALSE: "false_record",
+             KIND_LINK: "link"}
+    causes = {CAUSE_EXPIRY: "expiry", CAUSE_REMOVAL: "removal", CAUSE_RECOVERY: "recovery",
+              CAUSE_REVERSAL: "appeal"}
     lists = meta["lists"]
+    sanctions = meta["sanctions"]
     detail = []
     for kind, code in zip(rows[:, 2], rows[:, 3], strict=True):
-        if kind == KIND_ACT:
+        if kind in (KIND_ACT, KIND_FALSE):
             detail.append(meta["acts"][code])
         elif kind == KIND_TIMER:
             cause, idx = divmod(int(code), 100)
             what = causes.get(cause, "?")
-            detail.append(f"{what}:{lists[idx]}" if cause != CAUSE_RECOVERY else f"recovery[{idx}]")
+            if cause == CAUSE_RECOVERY:
+                detail.append(f"recovery[{idx}]")
+            elif cause == CAUSE_REVERSAL:
+                detail.append("appeal upheld: erroneous records removed")
+            else:
+                detail.append(f"{what}:{lists[idx]}")
+        elif kind == KIND_LINK:
+            held = [s for k, s in enumerate(sanctions) if (int(code) >> k) & 1]
+            detail.append("through a household or firm link: " + (", ".join(held) or "lifted"))
         else:
             detail.append("start")
     grades = np.array(meta["grades"])
@@ -200,6 +241,7 @@ def _panel_frame(chunks: list, meta: dict) -> pd.DataFrame:
         "event": [kinds[int(k)] for k in rows[:, 2]],
         "detail": detail,
         "recorded": rows[:, 4].astype(bool),
+        "false_record": rows[:, 9].astype(bool),
         "score": rows[:, 5],
         "grade": grades[rows[:, 6]],
         "lists": rows[:, 7],

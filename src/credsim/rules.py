@@ -15,12 +15,16 @@ from credsim import rng
 
 BIG = 2**31 - 1
 NEVER = -(2**31) + 1
-# fields of the rec array
+# fields of the rec array: last deduction (day, points, class), next recovery stage, and a pending
+# reversal of appealed erroneous records (day, points to give back, lists to lift)
 REC_DAY, REC_PTS, REC_CLS, REC_STAGE = 0, 1, 2, 3
+REC_REV_DAY, REC_REV_PTS, REC_REV_LISTS = 4, 5, 6
+REC_FIELDS = 7
 # causes reported by fire_timers (for explain and the panel)
 CAUSE_EXPIRY = 1
 CAUSE_REMOVAL = 2
 CAUSE_RECOVERY = 3
+CAUSE_REVERSAL = 4
 
 
 @njit(inline="always", cache=True)
@@ -59,6 +63,8 @@ def next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after, rec_pts_
                rec_cls_max, rec_cls_min):
     """Day of the agent's next timed event (listing end, removal, recovery), or BIG."""
     t = BIG
+    if rec.shape[1] > 4 and rec[i, REC_REV_DAY] < t:
+        t = rec[i, REC_REV_DAY]
     L = lexp.shape[1]
     for l in range(L):
         if (lists[i] >> l) & 1:
@@ -76,6 +82,22 @@ def fire_timers(i, day, score, lists, lexp, lrem, rec, score_init, score_max, li
     """Fire every timer due on ``day``. Writes (cause, index) pairs to ``causes``; returns count."""
     nc = 0
     L = lexp.shape[1]
+    if rec.shape[1] > 4 and rec[i, REC_REV_DAY] <= day:
+        # appealed erroneous records are removed: their points come back, their listings lift
+        score[i] = min(score_max, score[i] + rec[i, REC_REV_PTS])
+        lift = rec[i, REC_REV_LISTS]
+        for l in range(L):
+            if (lift >> l) & 1 and (lists[i] >> l) & 1:
+                lists[i] &= ~np.uint16(1 << l)
+                lexp[i, l] = BIG
+                lrem[i, l] = BIG
+        rec[i, REC_REV_DAY] = BIG
+        rec[i, REC_REV_PTS] = 0
+        rec[i, REC_REV_LISTS] = 0
+        if nc < causes.shape[0]:
+            causes[nc, 0] = CAUSE_REVERSAL
+            causes[nc, 1] = lift
+            nc += 1
     for l in range(L):
         if (lists[i] >> l) & 1:
             if lrem[i, l] <= day or lexp[i, l] <= day:
@@ -147,15 +169,7 @@ def apply_day(i, day, gained, lost, listmask, cap, cls, akey, randomize, score, 
               list_rem_rate, list_rem_delay, thr_list, thr_at_most):
     """Apply one day's recorded acts, already summed: points ``gained`` (>= 0) and ``lost``
     (<= 0), lists to join, the lowest score cap and the highest offence class of deductions."""
-    if max_ded > 0 and -lost > max_ded:
-        lost = -max_ded
-    s = score[i] + gained + lost
-    if cap < BIG and s > cap:
-        s = cap
-    if s < score_min:
-        s = score_min
-    if s > score_max:
-        s = score_max
+    s = shift_score(score[i], gained, lost, cap, score_min, score_max, max_ded)
     score[i] = s
     if lost < 0:
         rec[i, REC_DAY] = day
@@ -217,3 +231,28 @@ def close_day(i, day, acc, akey, randomize, score, lists, lexp, lrem, rec, score
               acc[ACC_CLASS], akey, randomize, score, lists, lexp, lrem, rec, score_min,
               score_max, max_ded, list_dur, list_ext_p, list_ext_min, list_ext_max,
               list_rem_rate, list_rem_delay, thr_list, thr_at_most)
+
+
+@njit(inline="always", cache=True)
+def shift_score(s, gained, lost, cap, score_min, score_max, max_ded):
+    """A score after one day's points, with the regime's daily cap, grade cap and bounds."""
+    if max_ded > 0 and -lost > max_ded:
+        lost = -max_ded
+    s = s + gained + lost
+    if cap < BIG and s > cap:
+        s = cap
+    if s < score_min:
+        s = score_min
+    if s > score_max:
+        s = score_max
+    return s
+
+
+@njit(inline="always", cache=True)
+def threshold_lists(s, thr_list, thr_at_most):
+    """Lists whose score threshold ``s`` meets."""
+    m = 0
+    for t in range(thr_list.shape[0]):
+        if s <= thr_at_most[t]:
+            m |= 1 << thr_list[t]
+    return m

@@ -12,6 +12,14 @@ from credsim.behaviour import Catalogue, load_catalogue
 from credsim.config import Strict, read_toml, validate
 from credsim.errors import ConfigError
 from credsim.marginals import Marginals, load_marginals
+from credsim.mechanisms import (
+    AppealsSpec,
+    CouplingSpec,
+    ErrorsSpec,
+    ResponseSpec,
+    SurveillanceSpec,
+    default,
+)
 from credsim.regime import Regime, load_regime, regime_problems
 
 
@@ -71,6 +79,13 @@ class DetectionSpec(Strict):
 
     perfect: bool = False
     sensors: dict[str, SensorOverride] = Field(default_factory=dict)
+    errors: dict[str, SensorErrorOverride] = Field(default_factory=dict)
+
+
+class SensorErrorOverride(Strict):
+    fpir: float | None = Field(default=None, ge=0, le=1)
+    probes_per_year: float | None = Field(default=None, ge=0)
+    female_multiplier: float | None = Field(default=None, ge=0)
 
 
 class OutputSpec(Strict):
@@ -93,6 +108,13 @@ class Scenario(Strict):
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
     detection: DetectionSpec = Field(default_factory=DetectionSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    errors: ErrorsSpec = Field(default_factory=lambda: ErrorsSpec(**default("errors")))
+    appeals: AppealsSpec = Field(default_factory=lambda: AppealsSpec(**default("appeals")))
+    surveillance: SurveillanceSpec = Field(
+        default_factory=lambda: SurveillanceSpec(**default("surveillance"))
+    )
+    response: ResponseSpec = Field(default_factory=lambda: ResponseSpec(**default("response")))
+    coupling: CouplingSpec = Field(default_factory=lambda: CouplingSpec(**default("coupling")))
 
     _base: Path | None = PrivateAttr(default=None)
     _source: str = PrivateAttr(default="<scenario>")
@@ -134,9 +156,9 @@ class Scenario(Strict):
             traits.append(t.model_copy(update={"sigma": o.sigma}) if o else t)
         sensors = []
         for s in base.sensors:
-            o = self.detection.sensors.get(s.name)
-            if o is not None:
-                s = s.model_copy(update={k: v for k, v in o.model_dump().items() if v is not None})
+            for o in (self.detection.sensors.get(s.name), self.detection.errors.get(s.name)):
+                if o is not None:
+                    s = s.model_copy(update={k: v for k, v in o.model_dump().items() if v is not None})
             sensors.append(s)
         return Catalogue(description=base.description, traits=traits, acts=acts, sensors=sensors)
 
@@ -162,7 +184,7 @@ class Scenario(Strict):
         for name in self.behaviour.traits:
             if name not in traits:
                 problems.append(f"behaviour.traits.{name}: not a trait of the catalogue ({sorted(traits)})")
-        for name in self.detection.sensors:
+        for name in [*self.detection.sensors, *self.detection.errors]:
             if name not in sensors:
                 problems.append(
                     f"detection.sensors.{name}: not a sensor of the catalogue ({sorted(sensors)})"

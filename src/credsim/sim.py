@@ -14,8 +14,8 @@ import numpy as np
 
 from credsim import __version__
 from credsim.checkpoint import Checkpoints
-from credsim.compile import GROUPS, compile_behaviour, compile_regime
-from credsim.engine import CommunityResult, EngineSpec
+from credsim.compile import GROUPS, compile_behaviour, compile_mechanisms, compile_regime
+from credsim.engine import BAD_BUCKETS, HARM_COLS, CommunityResult, EngineSpec
 from credsim.executors import make_executor
 from credsim.population import PopulationPlan, plan_population
 from credsim.progress import RunProgress
@@ -41,6 +41,7 @@ class _Reduction:
     acts_day: np.ndarray
     acts_grade: np.ndarray
     score_hist: np.ndarray
+    harm: np.ndarray
     panel: list
     events: int = 0
     done: int = 0
@@ -51,6 +52,7 @@ class _Reduction:
         self.acts_day[p] += r.acts_day
         self.acts_grade[p] += r.acts_grade
         self.score_hist += r.score_hist
+        self.harm[p] += r.harm
         if len(r.panel):
             self.panel.append(r.panel)
         self.events += r.events
@@ -82,15 +84,19 @@ class Sim:
     def engine_spec(self) -> EngineSpec:
         sc = self.scenario
         n_agents = self.plan.persons + self.plan.firms
+        rt = compile_regime(self.regime, self.catalogue.act_names)
+        mt = compile_mechanisms(sc, self.regime, self.catalogue, rt)
         return EngineSpec(
             seed=sc.seed,
             days=sc.days,
             burn_in=sc.burn_in_days,
             epoch_days=sc.epoch_days,
-            coupled=False,
             shares=self.plan.shares,
-            regime=compile_regime(self.regime, self.catalogue.act_names),
-            behaviour=compile_behaviour(self.catalogue, sc.detection.perfect),
+            household_size=sc.marginals_model.household_size.value,
+            regime=rt,
+            behaviour=compile_behaviour(self.catalogue, sc.detection.perfect, sc.errors.enabled,
+                                        mt.act_game),
+            mechanisms=mt,
             n_sanctions=len(self.regime.sanctions),
             n_lists=len(self.regime.lists),
             n_grades=len(self.regime.bands),
@@ -117,14 +123,15 @@ class Sim:
         comms = self.plan.communities
         P = len(self.plan.provinces)
         K1 = spec.n_grades + 1
-        M = 2 + spec.n_sanctions + spec.n_lists
+        M = spec.measures
         A = len(self.catalogue.acts)
         G = len(GROUPS)
         red = _Reduction(
             level=np.zeros((P, spec.days + 1, G, K1, M), np.int64),
-            acts_day=np.zeros((P, spec.days, G, A, 2), np.int64),
-            acts_grade=np.zeros((P, spec.days, G, K1, 2), np.int64),
+            acts_day=np.zeros((P, spec.days, G, A, 3), np.int64),
+            acts_grade=np.zeros((P, spec.days, G, K1, 3), np.int64),
             score_hist=np.zeros(self.regime.score.max - self.regime.score.min + 1, np.int64),
+            harm=np.zeros((P, G, len(BAD_BUCKETS), len(HARM_COLS)), np.int64),
             panel=[],
         )
         ckpt = None

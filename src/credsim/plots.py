@@ -1,0 +1,297 @@
+"""Plots of a run's results, one small function per kind.
+
+``plot(res, kind, ax=None)`` returns a matplotlib Figure. With ``ax`` it draws into that axes
+(and returns its figure); without, it makes a new ``pyplot`` figure, which the caller owns and
+should close (``plt.close(fig)``) when done. Nothing here picks a backend or calls ``show``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import reduce
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from credsim.results import Results
+
+UNSCORED = "unscored"
+FIRM = "firm"
+TOP_ACTS = 15
+TOP_RESTRICTIONS = 3
+KIND_STYLE = {"restriction": "-", "shaming": "--", "privilege": ":"}
+
+_THOUSANDS = FuncFormatter(lambda v, _pos: f"{v:,.0f}")
+
+
+# -------------------------------------------------------------------- helpers
+def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    return fig, ax
+
+
+def _title(ax: Axes, res: Results, what: str) -> None:
+    m = res.meta
+    ax.set_title(f"{what}\n{m.get('regime_title', m.get('regime', ''))} · scenario {m.get('scenario', '')}",
+                 fontsize=11)
+
+
+def _note(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=12, color="0.35")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _agents_word(res: Results) -> str:
+    return "persons and firms" if res.meta.get("firms", 0) else "persons"
+
+
+def _nation_axis(ax: Axes, res: Results) -> None:
+    """A right-hand axis in nation-equivalent counts (count / scale) when the run is scaled down."""
+    scale = res.meta.get("scale", 1.0)
+    if not scale or scale >= 1:
+        return
+    sec = ax.secondary_yaxis("right", functions=(lambda x: x / scale, lambda x: x * scale))
+    sec.set_ylabel("nation-equivalent (model output, count / scale)")
+    sec.yaxis.set_major_formatter(_THOUSANDS)
+
+
+def _below_legend(ax: Axes, title: str) -> None:
+    """A legend under the axes, so it never hides data."""
+    n = len(ax.get_legend_handles_labels()[0])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(3, max(1, n)), fontsize=9,
+              title=title, title_fontsize=9, frameon=False)
+
+
+def _sanction_label(res: Results, name: str) -> str:
+    return res.meta.get("sanction_labels", {}).get(name, name)
+
+
+def _group_label(g: str) -> str:
+    return g.replace("_", ", ")
+
+
+# -------------------------------------------------------------------- kinds
+def _grades(res: Results, ax: Axes | None) -> Figure:
+    fig, ax = _axes(ax, (9, 5))
+    bd = res.by_day
+    grades = [g for g in res.meta["grades"] if g != UNSCORED]  # best first
+    scored = bd["scored"].where(bd["scored"] > 0)
+    shares = [100 * bd.get(f"grade_{g}", 0 * bd["day"]) / scored for g in grades]
+    colours = plt.get_cmap("RdYlGn")(np.linspace(0.9, 0.1, len(grades))) if grades else []
+    # stack from the worst grade up, so the best grade is on top
+    ax.stackplot(bd["day"], *[s.fillna(0) for s in shares[::-1]], labels=grades[::-1],
+                 colors=list(colours[::-1]), alpha=0.9)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], title="grade (best first)", loc="center left",
+              bbox_to_anchor=(1.01, 0.5), fontsize=9)
+    ax.set_xlim(bd["day"].min(), bd["day"].max())
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("day of simulation")
+    ax.set_ylabel(f"share of scored {_agents_word(res)} (%)")
+    _title(ax, res, "Grades over time")
+    return fig
+
+
+def _sanction_lines(res: Results, ax: Axes, names: list[str], what: str) -> None:
+    bd = res.by_day
+    kinds = res.meta.get("sanction_kinds", {})
+    for name in names:
+        kind = kinds.get(name, "restriction")
+        ax.plot(bd["day"], bd[f"sanction_{name}"], KIND_STYLE.get(kind, "-."), lw=1.8,
+                label=f"{_sanction_label(res, name)} ({kind})")
+    _below_legend(ax, "sanction (kind)")
+    ax.set_xlabel("day of simulation")
+    ax.set_ylabel(f"simulated {_agents_word(res)}")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(_THOUSANDS)
+    _nation_axis(ax, res)
+    _title(ax, res, what)
+
+
+def _sanctions(res: Results, ax: Axes | None) -> Figure:
+    names = res.meta["sanctions"]
+    kinds = res.meta.get("sanction_kinds", {})
+    privileges = [s for s in names if kinds.get(s) == "privilege"]
+    others = [s for s in names if s not in privileges]
+    if ax is None and privileges and others:
+        # privileges usually cover most people: a panel of their own keeps restrictions readable
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 9), sharex=True, layout="constrained")
+        _sanction_lines(res, top, others, "Under each restriction or shaming measure over time")
+        _sanction_lines(res, bottom, privileges, "Holding each privilege over time")
+        return fig
+    fig, ax = _axes(ax, (9, 5))
+    if not names:
+        _note(ax, "this regime has no sanctions")
+        _title(ax, res, "Under each sanction over time")
+        return fig
+    _sanction_lines(res, ax, names, "Under each sanction over time")
+    return fig
+
+
+def _lists(res: Results, ax: Axes | None) -> Figure:
+    fig, ax = _axes(ax, (9, 5))
+    names = res.meta["lists"]
+    _title(ax, res, "List sizes over time")
+    if not names:
+        _note(ax, "this regime has no lists")
+        return fig
+    bd = res.by_day
+    labels = res.meta.get("list_labels", {})
+    for name in names:
+        ax.plot(bd["day"], bd[f"list_{name}"], lw=1.8, label=labels.get(name, name))
+    _below_legend(ax, "list")
+    ax.set_xlabel("day of simulation")
+    ax.set_ylabel(f"simulated {_agents_word(res)} on the list")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(_THOUSANDS)
+    _nation_axis(ax, res)
+    return fig
+
+
+def _act_totals(res: Results):
+    """Whole-run totals per act (true, recorded, and false records if the run has them), largest first."""
+    cols = [c for c in ("true", "recorded", "false") if c in res.acts.columns]
+    tot = res.acts.groupby("act", observed=True)[cols].sum()
+    if "false" in tot and not tot["false"].any():
+        tot = tot.drop(columns="false")
+    return tot[(tot["true"] > 0) | (tot["recorded"] > 0)].sort_values("true", ascending=False)
+
+
+def _acts(res: Results, ax: Axes | None) -> Figure:
+    tot = _act_totals(res)
+    shown = tot.head(TOP_ACTS).iloc[::-1]  # largest at the top
+    fig, ax = _axes(ax, (9, max(3.0, 1.2 + 0.45 * len(shown))))
+    what = "Acts over the run: committed vs recorded"
+    _title(ax, res, what + (f" (top {TOP_ACTS} of {len(tot)})" if len(tot) > TOP_ACTS else ""))
+    if shown.empty:
+        _note(ax, "no acts in this run")
+        return fig
+    labels = res.meta.get("act_labels", {})
+    series = [("true", "committed (true)", "0.6"), ("recorded", "recorded", "tab:red"),
+              ("false", "false records (not committed)", "tab:purple")]
+    series = [s for s in series if s[0] in shown]
+    y = np.arange(len(shown))
+    h = 0.8 / len(series)
+    for k, (col, label, colour) in enumerate(series):
+        bars = ax.barh(y + ((len(series) - 1) / 2 - k) * h, shown[col], h, label=label, color=colour)
+        if col == "recorded":
+            share = 100 * shown["recorded"] / shown["true"].where(shown["true"] > 0)
+            ax.bar_label(bars, labels=["" if np.isnan(s) else f" {s:.0f}% recorded" for s in share],
+                         fontsize=8)
+    ax.set_yticks(y, [labels.get(str(a), str(a)) for a in shown.index])
+    ax.set_xlabel(f"acts by simulated {_agents_word(res)}, whole run (count)")
+    ax.xaxis.set_major_formatter(_THOUSANDS)
+    ax.set_xlim(0, shown[[c for c, _, _ in series]].to_numpy().max() * 1.25)
+    _below_legend(ax, "")
+    return fig
+
+
+def _bin_width(offsets: np.ndarray, span: int, target_bins: int = 80) -> tuple[int, int]:
+    """(step, width): the scores' common step, and a bin width that is a multiple of it, so that
+    scores moving in steps of 10 do not draw an empty comb."""
+    step = int(reduce(math.gcd, offsets.tolist(), 0)) or 1
+    return step, step * max(1, math.ceil(span / step / target_bins))
+
+
+def _scores(res: Results, ax: Axes | None) -> Figure:
+    fig, ax = _axes(ax, (9, 5))
+    _title(ax, res, "Final scores (last day)")
+    hist = np.asarray(res.score_hist, dtype=np.int64)
+    n = int(hist.sum())
+    if n == 0:
+        _note(ax, "no scored agents at the end of the run")
+        return fig
+    smin = int(res.meta["score_min"])
+    nz = np.flatnonzero(hist)
+    lo, hi = int(nz[0]), int(nz[-1])
+    step, w = _bin_width(nz - lo, hi - lo)
+    counts = np.add.reduceat(hist[lo:hi + 1], np.arange(0, hi - lo + 1, w))
+    edges = smin + lo - step / 2 + w * np.arange(len(counts) + 1)
+    ax.stairs(counts, edges, fill=True, color="tab:blue", alpha=0.75,
+              label=f"{n:,} scored {_agents_word(res)}")
+    mean = float((hist * np.arange(smin, smin + len(hist))).sum() / n)
+    ax.axvline(mean, color="black", ls="--", lw=1.5, label=f"mean {mean:,.1f}")
+    ax.set_xlabel(f"score (regime range {smin:,} to {int(res.meta['score_max']):,}; bins of {w})")
+    ax.set_ylabel(f"simulated {_agents_word(res)} per bin")
+    ax.yaxis.set_major_formatter(_THOUSANDS)
+    ax.legend(fontsize=9)
+    return fig
+
+
+def _restriction_shares(res: Results, by: str, persons_only: bool):
+    """Last day, per value of ``by``: % of scored agents under each of the top restrictions."""
+    m = res.meta
+    restr = [s for s in m["sanctions"] if m.get("sanction_kinds", {}).get(s) == "restriction"]
+    d = res.daily
+    d = d[(d["day"] == d["day"].max()) & (d["grade"] != UNSCORED)]
+    if persons_only:
+        d = d[d["group"] != FIRM]
+    cols = [f"sanction_{s}" for s in restr]
+    g = d.groupby(by, observed=True)[["persons", *cols]].sum()
+    g = g[g["persons"] > 0]
+    top = g[cols].sum().sort_values(ascending=False).head(TOP_RESTRICTIONS).index.tolist()
+    return 100 * g[top].div(g["persons"], axis=0), restr
+
+
+def _share_bars(res: Results, ax: Axes | None, by: str, persons_only: bool) -> Figure:
+    fig, ax = _axes(ax, (9, 5))
+    who = "scored adults (firms excluded)" if persons_only else f"scored {_agents_word(res)}"
+    what = f"Share of {who} under each restriction on the last day, by {by}"
+    shares, restr = _restriction_shares(res, by, persons_only)
+    if not restr or shares.empty:
+        _title(ax, res, what)
+        _note(ax, "this regime has no restrictions" if not restr else "no scored agents")
+        return fig
+    top = "" if len(restr) <= TOP_RESTRICTIONS else f" (top {TOP_RESTRICTIONS} of {len(restr)})"
+    _title(ax, res, what + top)
+    x = np.arange(len(shares))
+    w = 0.8 / shares.shape[1]
+    for k, col in enumerate(shares.columns):
+        bars = ax.bar(x + (k - (shares.shape[1] - 1) / 2) * w, shares[col], w,
+                      label=_sanction_label(res, col.removeprefix("sanction_")))
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    names = [str(i) for i in shares.index]
+    ax.set_xticks(x, [_group_label(n) for n in names] if by == "group" else names)
+    ax.set_xlabel(by)
+    ax.set_ylabel(f"% of {who.split(' (')[0]} in the {by}")
+    ax.set_ylim(0, max(1.0, float(np.nanmax(shares.to_numpy()))) * 1.15)
+    _below_legend(ax, "restriction")
+    return fig
+
+
+def _regions(res: Results, ax: Axes | None) -> Figure:
+    return _share_bars(res, ax, "region", persons_only=True)
+
+
+def _groups(res: Results, ax: Axes | None) -> Figure:
+    return _share_bars(res, ax, "group", persons_only=False)
+
+
+KINDS: dict[str, Callable[[Results, Axes | None], Figure]] = {
+    "grades": _grades,
+    "sanctions": _sanctions,
+    "lists": _lists,
+    "acts": _acts,
+    "scores": _scores,
+    "regions": _regions,
+    "groups": _groups,
+}
+
+
+def plot(res: Results, kind: str, ax: Axes | None = None) -> Figure:
+    """Draw one kind of plot of ``res``: ``grades``, ``sanctions``, ``lists``, ``acts``, ``scores``,
+    ``regions`` or ``groups``. Returns the figure (new, unless ``ax`` is given)."""
+    try:
+        fn = KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown plot kind {kind!r}; valid kinds: {', '.join(KINDS)}") from None
+    return fn(res, ax)
