@@ -34,7 +34,7 @@ def make_scenario(mechanisms: bool = False, **over) -> Scenario:
         base.update(mechanisms_off())
     data = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(data.get(k), dict):
+        if isinstance(v, dict) and isinstance(data.get(k), dict) and k != "regime":
             data[k].update(v)
         else:
             data[k] = v

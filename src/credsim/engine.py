@@ -23,6 +23,7 @@ from credsim.kernel import (
     run_epoch,
     thread_count,
 )
+from credsim.peer import peer_round
 from credsim.population import Community, households, legal_representatives, synthesize
 
 N_BLOCKS = 64  # work units per community: fixed, so results never depend on threads
@@ -49,6 +50,7 @@ class EngineSpec:
     n_grades: int  # bands; index n_grades = unscored
     panel_rate: float
     panel_cap: int
+    peer: tuple | None = None  # (contacts, ratings_per_day, memory, quality_mean, sd, noise_sd)
 
     @property
     def measures(self) -> int:
@@ -128,6 +130,7 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
 
     mech = X.as_tuple()
     coupled = X.coupled and (X.reach_children or X.reach_rep or X.reach_firms)
+    coupled = coupled or spec.peer is not None
     total = spec.burn_in + spec.days
     step = spec.epoch_days if coupled else total
     for d0 in range(0, total, step):
@@ -136,6 +139,13 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
                   spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), *mech, group, age, elder,
                   traits, panel, score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags,
                   nbad, spill, dirty, diff, acts_day, acts_grade, pbuf, pn)
+        if spec.peer is not None and d1 < total:
+            contacts, per_day, memory, qm, qsd, nsd = spec.peer
+            n_meet = int(round(per_day * (d1 - d0)))
+            peer_round(spec.seed, d0 // step, d1, spec.burn_in, c.persons, c.person_offset, n_meet,
+                       contacts, memory, qm, qsd, nsd, R.score_min, R.score_max, R.band_min,
+                       R.grade_sanc, R.list_sanc, R.covers_person, group, age, score, strue,
+                       lists, lfalse, spill, diff, S, L, N_BLOCKS)
         if coupled and d1 < total:
             todo = np.flatnonzero(dirty).astype(np.int64)
             if len(todo):

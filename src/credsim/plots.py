@@ -67,8 +67,10 @@ def _nation_axis(ax: Axes, res: Results) -> None:
 def _below_legend(ax: Axes, title: str) -> None:
     """A legend under the axes, so it never hides data."""
     n = len(ax.get_legend_handles_labels()[0])
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(3, max(1, n)), fontsize=9,
-              title=title, title_fontsize=9, frameon=False)
+    # anchored at the bottom of the axes and padded in font units, clear of the tick labels and
+    # x label whatever the axes' height
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=3.2, ncol=min(3, max(1, n)),
+              fontsize=9, title=title or None, title_fontsize=9, frameon=False)
 
 
 def _sanction_label(res: Results, name: str) -> str:
@@ -127,6 +129,7 @@ def _sanctions(res: Results, ax: Axes | None) -> Figure:
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 9), sharex=True, layout="constrained")
         _sanction_lines(res, top, others, "Under each restriction or shaming measure over time")
         _sanction_lines(res, bottom, privileges, "Holding each privilege over time")
+        top.tick_params(labelbottom=True)
         return fig
     fig, ax = _axes(ax, (9, 5))
     if not names:

@@ -113,6 +113,19 @@ class Dimension(Sourced):
     weight: float = Field(ge=0)
 
 
+class PeerRating(Sourced):
+    """Peer ratings (Black Mirror's "Nosedive"): at each epoch boundary, every agent is rated 1-5
+    stars by contacts it met; a rater's stars weigh in proportion to the rater's own rating.
+    The score is the rating x 100 (so 420 = 4.2 stars)."""
+
+    contacts: int = Field(default=20, ge=1, le=1000)
+    ratings_per_day: float = Field(default=0.5, ge=0, le=100)
+    memory: float = Field(default=50.0, gt=0)
+    quality_mean: float = Field(default=3.8, ge=1, le=5)
+    quality_sd: float = Field(default=0.6, ge=0)
+    noise_sd: float = Field(default=0.8, ge=0)
+
+
 class Regime(Strict):
     """A scoring and sanctioning regime."""
 
@@ -131,6 +144,7 @@ class Regime(Strict):
     sanctions: list[Sanction] = Field(default_factory=list)
     recovery: list[Recovery] = Field(default_factory=list)
     dimensions: list[Dimension] = Field(default_factory=list)
+    peer_rating: PeerRating | None = None
 
     @model_validator(mode="after")
     def _coherent(self):
@@ -176,6 +190,9 @@ def regime_problems(r: Regime, known_acts: set[str] | None = None) -> list[str]:
             f"bands[{len(r.bands) - 1}].min: {r.bands[-1].min} leaves scores from {s.min} "
             "without a grade (the worst band's min must be <= score.min)"
         )
+    if r.peer_rating is not None and (s.min < 100 or s.max > 500):
+        p.append(f"score: peer ratings need score.min >= 100 and score.max <= 500 (1-5 stars x 100), "
+                 f"got [{s.min}, {s.max}]")
     lists = [x.name for x in r.lists]
     for k, x in enumerate(r.lists):
         if lists.count(x.name) > 1:

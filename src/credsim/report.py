@@ -25,8 +25,8 @@ CAPTIONS = {
     "grades": "Each coloured band is the share of scored agents holding that grade on a given day; "
               "the best grade is on top, and a band that widens over time means more agents in that grade.",
     "sanctions": "Each line counts the simulated agents under one sanction on each day (solid: restriction, "
-                 "dashed: shaming, dotted: privilege); the right-hand axis, when present, multiplies by the "
-                 "scale to a nation-equivalent model output.",
+                 "dashed: shaming, dotted: privilege; privileges get a panel of their own); the right-hand "
+                 "axis, when present, divides by the scale to a nation-equivalent model output.",
     "lists": "Each line counts the simulated agents on one list on each day; lists grow with recorded acts "
              "and shrink as listings expire or are removed.",
     "acts": "For each kind of act, the grey bar is how many the simulated agents committed over the whole "
@@ -37,6 +37,16 @@ CAPTIONS = {
                "common restrictions on the last day; compare bars of the same colour across regions.",
     "groups": "For each population group (sex and urban/rural; firms separately), the percentage of scored "
               "agents under each of the most common restrictions on the last day.",
+}
+
+HEADINGS = {
+    "grades": "Grades over time",
+    "sanctions": "Sanctions over time",
+    "lists": "Lists over time",
+    "acts": "Acts committed and recorded",
+    "scores": "Final scores",
+    "regions": "Restrictions by region",
+    "groups": "Restrictions by population group",
 }
 
 PERF_LABELS = {
@@ -232,7 +242,9 @@ def _headline(res: Results) -> str:
 def _figures(files: dict[str, str]) -> str:
     out = ["<h2>Plots</h2>"]
     for kind, rel in files.items():
-        out.append(f'<figure id="{escape(kind)}">\n<img src="{escape(rel)}" alt="{escape(kind)} plot">\n'
+        k = escape(kind)
+        out.append(f"<h3>{escape(HEADINGS.get(kind, kind))}</h3>\n<figure id=\"{k}\">\n"
+                   f"<img src=\"{escape(rel)}\" alt=\"{k} plot\">\n"
                    f"<figcaption>{escape(CAPTIONS.get(kind, ''))}</figcaption>\n</figure>")
     return "\n".join(out)
 

@@ -36,7 +36,7 @@ class PopulationSpec(Strict):
     @model_validator(mode="after")
     def _one_size(self):
         if (self.scale is None) == (self.persons is None):
-            raise ValueError("population: give exactly one of 'scale' (1.0 = the nation) or 'persons'")
+            raise ValueError("give exactly one of 'scale' (1.0 = the nation) or 'persons'")
         return self
 
 
@@ -49,7 +49,7 @@ class RegimeRef(Strict):
     @model_validator(mode="after")
     def _one(self):
         if (self.use is None) == (self.file is None):
-            raise ValueError("regime: give exactly one of 'use' (a shipped regime) or 'file'")
+            raise ValueError("give exactly one of 'use' (a shipped regime) or 'file'")
         return self
 
 

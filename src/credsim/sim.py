@@ -59,6 +59,13 @@ class _Reduction:
         self.done += 1
 
 
+def _peer_tuple(regime) -> tuple | None:
+    p = regime.peer_rating
+    if p is None:
+        return None
+    return (p.contacts, p.ratings_per_day, p.memory, p.quality_mean, p.quality_sd, p.noise_sd)
+
+
 class Sim:
     """A simulation of one scenario. ``Sim.from_file("scenarios/demo.toml").run()``."""
 
@@ -97,6 +104,7 @@ class Sim:
             behaviour=compile_behaviour(self.catalogue, sc.detection.perfect, sc.errors.enabled,
                                         mt.act_game),
             mechanisms=mt,
+            peer=_peer_tuple(self.regime),
             n_sanctions=len(self.regime.sanctions),
             n_lists=len(self.regime.lists),
             n_grades=len(self.regime.bands),

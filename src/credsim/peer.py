@@ -1,0 +1,82 @@
+"""Peer ratings ("Nosedive"): agents rate the contacts they meet, weighted by their own rating.
+
+The contact network costs nothing to store: contact ``s`` of agent ``i`` is a keyed hash of
+(i, s) into the agent's community. Ratings update synchronously at epoch boundaries from the
+ratings at the epoch's start, so the result never depends on the order agents are visited.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import get_thread_id, njit, prange
+
+from credsim import rng
+from credsim.kernel import _emit, _state
+
+S_CONTACT = 900
+S_QUALITY = 901
+S_STARS = 902
+
+
+@njit(cache=True)
+def peer_update(old, rater_ratings, stars, memory):
+    """New rating (x100) after ratings ``stars`` (1-5) from raters whose own ratings (x100) are
+    ``rater_ratings``: a weighted mean of the old rating (weight ``memory``) and the stars, each
+    star weighted by its rater's rating / 500."""
+    num = old * memory
+    den = memory
+    for k in range(stars.shape[0]):
+        w = rater_ratings[k] / 500.0
+        num += w * stars[k] * 100.0
+        den += w
+    return int(np.rint(num / den))
+
+
+@njit(cache=True)
+def _stars(akey, quality_mean, quality_sd, noise_sd, counter):
+    q = quality_mean + quality_sd * rng.normal(akey, S_QUALITY, 0)
+    s = np.rint(q + noise_sd * rng.normal(akey, S_STARS, counter))
+    return min(5.0, max(1.0, s))
+
+
+@njit(parallel=True, cache=True)
+def peer_round(seed, epoch, day, burn, n_persons, person_offset, n_meet, contacts, memory,
+               quality_mean, quality_sd, noise_sd, score_min, score_max, band_min, grade_sanc,
+               list_sanc, covers_person, group, age, score, strue, lists, lfalse, spill, diff, S,
+               L, n_blocks):
+    """One round of ratings among the persons of a community, applied on ``day``."""
+    old = score.copy()
+    K = band_min.shape[0]
+    od = max(day - burn, 0)
+    block = (n_persons + n_blocks - 1) // n_blocks
+    for b in prange(n_blocks):
+        tid = get_thread_id()
+        raters = np.empty(max(n_meet, 1))
+        stars = np.empty(max(n_meet, 1))
+        for i in range(b * block, min(n_persons, (b + 1) * block)):
+            if age[i] == 0 or not covers_person:
+                continue
+            akey = rng.agent_key(seed, person_offset + i)
+            m = 0
+            for r in range(n_meet):
+                slot = int(rng.uniform(akey, S_CONTACT + 1, epoch * 4096 + r) * contacts)
+                j = int(rng.uniform(akey, S_CONTACT, slot) * n_persons)
+                if j == i or age[j] == 0:
+                    continue
+                raters[m] = old[j]
+                stars[m] = _stars(akey, quality_mean, quality_sd, noise_sd, epoch * 4096 + r)
+                m += 1
+            new = peer_update(old[i], raters[:m], stars[:m], memory)
+            new = min(max(new, score_min), score_max)
+            if new == old[i]:
+                continue
+            g0, sc0, fs0, sp0 = _state(True, old[i], strue[i], lists[i], lfalse[i], spill[i], K,
+                                       band_min, grade_sanc, list_sanc)
+            score[i] = new
+            strue[i] = new
+            g1, sc1, fs1, sp1 = _state(True, new, new, lists[i], lfalse[i], spill[i], K,
+                                       band_min, grade_sanc, list_sanc)
+            _emit(diff, tid, od, group[i], g0, old[i], lists[i], sc0, fs0, lfalse[i], sp0, -1,
+                  True, S, L)
+            _emit(diff, tid, od, group[i], g1, new, lists[i], sc1, fs1, lfalse[i], sp1, 1, True,
+                  S, L)
