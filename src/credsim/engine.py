@@ -54,7 +54,7 @@ class EngineSpec:
 
     @property
     def measures(self) -> int:
-        return 2 + 3 * self.n_sanctions + 2 * self.n_lists
+        return 4 + 3 * self.n_sanctions + 2 * self.n_lists
 
 
 @dataclass
@@ -145,14 +145,15 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
             peer_round(spec.seed, d0 // step, d1, spec.burn_in, c.persons, c.person_offset, n_meet,
                        contacts, memory, qm, qsd, nsd, R.score_min, R.score_max, R.band_min,
                        R.grade_sanc, R.list_sanc, R.covers_person, group, age, score, strue,
-                       lists, lfalse, spill, diff, S, L, N_BLOCKS)
+                       lists, lfalse, spill, diff, S, L, N_BLOCKS, X.restrict_mask)
         if coupled and d1 < total:
             todo = np.flatnonzero(dirty).astype(np.int64)
             if len(todo):
                 dirty[todo] = 0
                 couple(d1, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
                        R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
-                       X.reach_firms, X.households, X.legal_reps, group, age, hh_start, hh_of,
+                       X.reach_firms, X.households, X.legal_reps, X.restrict_mask, group, age,
+                       hh_start, hh_of,
                        rep, rf_start, rf, panel, score, strue, lists, lfalse, flags, spill, diff,
                        pbuf, pn)
 

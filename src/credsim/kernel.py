@@ -52,44 +52,50 @@ _ONE = np.uint64(1)
 
 @njit(inline="always", cache=True)
 def _emit(diff, tid, od, grp, grade, score, lists, sanc, fsanc, lfalse, spill_only, sign, scored,
-          S, L):
-    """Add (sign=+1) or remove (-1) one agent's contribution to day ``od``'s cells."""
+          S, L, restrict):
+    """Add (sign=+1) or remove (-1) one agent's contribution to day ``od``'s cells.
+    Measures: persons, score sum, under any restriction, under a false restriction, then per
+    sanction (in force, false, through a link only), per list (listed, falsely listed)."""
     diff[tid, od, grp, grade, 0] += sign
     if scored:
         diff[tid, od, grp, grade, 1] += sign * score
+    if sanc & restrict:
+        diff[tid, od, grp, grade, 2] += sign
+    if fsanc & restrict:
+        diff[tid, od, grp, grade, 3] += sign
     k = 0
     s = sanc
     while s:
         if s & _ONE:
-            diff[tid, od, grp, grade, 2 + k] += sign
+            diff[tid, od, grp, grade, 4 + k] += sign
         s >>= _ONE
         k += 1
     k = 0
     s = fsanc
     while s:
         if s & _ONE:
-            diff[tid, od, grp, grade, 2 + S + k] += sign
+            diff[tid, od, grp, grade, 4 + S + k] += sign
         s >>= _ONE
         k += 1
     k = 0
     s = spill_only
     while s:
         if s & _ONE:
-            diff[tid, od, grp, grade, 2 + 2 * S + k] += sign
+            diff[tid, od, grp, grade, 4 + 2 * S + k] += sign
         s >>= _ONE
         k += 1
     m = lists
     k = 0
     while m:
         if m & 1:
-            diff[tid, od, grp, grade, 2 + 3 * S + k] += sign
+            diff[tid, od, grp, grade, 4 + 3 * S + k] += sign
         m >>= 1
         k += 1
     m = lfalse
     k = 0
     while m:
         if m & 1:
-            diff[tid, od, grp, grade, 2 + 3 * S + L + k] += sign
+            diff[tid, od, grp, grade, 4 + 3 * S + L + k] += sign
         m >>= 1
         k += 1
 
@@ -173,7 +179,7 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
     n = group.shape[0]
     K = band_min.shape[0]
     L = lexp.shape[1]
-    S = (diff.shape[4] - 2 - 2 * L) // 3
+    S = (diff.shape[4] - 4 - 2 * L) // 3
     G = grp_rate.shape[0]
     reach = np.uint64(reach_children | reach_rep | reach_firms)
     restrict = np.uint64(restrict_mask)
@@ -227,7 +233,7 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
         if d0 == 0:
             next_t[i] = rng.exponential(akey, rng.S_WAIT, 0, lam)
             _emit(diff, tid, 0, grp, g0, score[i], lists[i], sc0, fs0, lfalse[i], sp0, 1,
-                  covered, S, L)
+                  covered, S, L, restrict)
             if covered and g0 == K - 1:
                 flags[i] |= F_LOWEST
             if pid >= 0:
@@ -369,9 +375,9 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
                 if (score[i] != s_old or lists[i] != l_old or g_new != g_old
                         or sc_new != sc_old or fs_new != fs_old or lfalse[i] != lf_old):
                     _emit(diff, tid, od, grp, g_old, s_old, l_old, sc_old, fs_old, lf_old,
-                          sp_old, -1, True, S, L)
+                          sp_old, -1, True, S, L, restrict)
                     _emit(diff, tid, od, grp, g_new, score[i], lists[i], sc_new, fs_new,
-                          lfalse[i], sp_new, 1, True, S, L)
+                          lfalse[i], sp_new, 1, True, S, L, restrict)
                     if (sc_new & reach) != (sc_old & reach):
                         dirty[i] = 1
                 if g_new == K - 1:
@@ -428,7 +434,7 @@ def _own(x, n_persons, covers_person, covers_firm, age, score, lists, band_min, 
 @njit(cache=True)
 def couple(
     day, burn, todo, n_persons, S, L, band_min, grade_sanc, list_sanc, covers_person, covers_firm,
-    reach_children, reach_rep, reach_firms, households, legal_reps,
+    reach_children, reach_rep, reach_firms, households, legal_reps, restrict_mask,
     group, age, hh_start, hh_of, rep, rf_start, rf, panel,
     score, strue, lists, lfalse, flags, spill, diff, pbuf, pn,
 ):
@@ -438,6 +444,7 @@ def couple(
     the agents in ``todo`` (whose reaching sanctions changed during the epoch) are visited."""
     K = band_min.shape[0]
     od = max(day - burn, 0)
+    restrict = np.uint64(restrict_mask)
     cand = np.empty(64, np.int64)
     for q in range(todo.shape[0]):
         i = todo[q]
@@ -484,9 +491,9 @@ def couple(
             g1, sc1, fs1, sp1 = _state(covered, score[m], strue[m], lists[m], lfalse[m], new,
                                        K, band_min, grade_sanc, list_sanc)
             _emit(diff, 0, od, group[m], g0, score[m], lists[m], sc0, fs0, lfalse[m], sp0, -1,
-                  covered, S, L)
+                  covered, S, L, restrict)
             _emit(diff, 0, od, group[m], g1, score[m], lists[m], sc1, fs1, lfalse[m], sp1, 1,
-                  covered, S, L)
+                  covered, S, L, restrict)
             if new:
                 flags[m] |= F_SPILL
             if panel[m] >= 0:

@@ -43,9 +43,10 @@ def _stars(akey, quality_mean, quality_sd, noise_sd, counter):
 def peer_round(seed, epoch, day, burn, n_persons, person_offset, n_meet, contacts, memory,
                quality_mean, quality_sd, noise_sd, score_min, score_max, band_min, grade_sanc,
                list_sanc, covers_person, group, age, score, strue, lists, lfalse, spill, diff, S,
-               L, n_blocks):
+               L, n_blocks, restrict_mask):
     """One round of ratings among the persons of a community, applied on ``day``."""
     old = score.copy()
+    restrict = np.uint64(restrict_mask)
     K = band_min.shape[0]
     od = max(day - burn, 0)
     block = (n_persons + n_blocks - 1) // n_blocks
@@ -77,6 +78,6 @@ def peer_round(seed, epoch, day, burn, n_persons, person_offset, n_meet, contact
             g1, sc1, fs1, sp1 = _state(True, new, new, lists[i], lfalse[i], spill[i], K,
                                        band_min, grade_sanc, list_sanc)
             _emit(diff, tid, od, group[i], g0, old[i], lists[i], sc0, fs0, lfalse[i], sp0, -1,
-                  True, S, L)
+                  True, S, L, restrict)
             _emit(diff, tid, od, group[i], g1, new, lists[i], sc1, fs1, lfalse[i], sp1, 1, True,
-                  S, L)
+                  S, L, restrict)

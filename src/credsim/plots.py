@@ -69,7 +69,7 @@ def _below_legend(ax: Axes, title: str) -> None:
     n = len(ax.get_legend_handles_labels()[0])
     # anchored at the bottom of the axes and padded in font units, clear of the tick labels and
     # x label whatever the axes' height
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=3.2, ncol=min(3, max(1, n)),
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=3.6, ncol=min(3, max(1, n)),
               fontsize=9, title=title or None, title_fontsize=9, frameon=False)
 
 

@@ -90,11 +90,12 @@ class Results:
     def by_day(self) -> pd.DataFrame:
         """National daily totals: persons per grade, under each sanction, on each list."""
         d = self.daily
-        value_cols = [c for c in d.columns if c.startswith(("sanction_", "list_"))]
+        value_cols = [c for c in d.columns if c.startswith(("sanction_", "list_", "false_", "link_"))]
+        value_cols += ["restricted", "falsely_restricted"]
         wide = d.pivot_table(index="day", columns="grade", values="persons", aggfunc="sum",
                              fill_value=0)
         wide.columns = [f"grade_{g}" for g in wide.columns]
-        tot = d.groupby("day")[["persons", "score_sum", "acts_true", "acts_recorded",
+        tot = d.groupby("day")[["persons", "score_sum", "acts_true", "acts_recorded", "acts_false",
                                 *value_cols]].sum()
         scored = d[d.grade != UNSCORED].groupby("day")["persons"].sum()
         tot["scored"] = scored.reindex(tot.index, fill_value=0)
@@ -157,16 +158,18 @@ def _daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict) -> pd.Da
     }
     S = len(meta["sanctions"])
     L = len(meta["lists"])
+    cols["restricted"] = level[idx + (2,)]
+    cols["falsely_restricted"] = level[idx + (3,)]
     for s, name in enumerate(meta["sanctions"]):
-        cols[_col("sanction", name)] = level[idx + (2 + s,)]
+        cols[_col("sanction", name)] = level[idx + (4 + s,)]
     for s, name in enumerate(meta["sanctions"]):
-        cols[_col("false_sanction", name)] = level[idx + (2 + S + s,)]
+        cols[_col("false_sanction", name)] = level[idx + (4 + S + s,)]
     for s, name in enumerate(meta["sanctions"]):
-        cols[_col("link_sanction", name)] = level[idx + (2 + 2 * S + s,)]
+        cols[_col("link_sanction", name)] = level[idx + (4 + 2 * S + s,)]
     for li, name in enumerate(meta["lists"]):
-        cols[_col("list", name)] = level[idx + (2 + 3 * S + li,)]
+        cols[_col("list", name)] = level[idx + (4 + 3 * S + li,)]
     for li, name in enumerate(meta["lists"]):
-        cols[_col("false_list", name)] = level[idx + (2 + 3 * S + L + li,)]
+        cols[_col("false_list", name)] = level[idx + (4 + 3 * S + L + li,)]
     return pd.DataFrame(cols)
 
 
