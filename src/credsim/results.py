@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from credsim import __version__
+from credsim import __version__, harms
 from credsim.compile import GROUPS, UNSCORED
 from credsim.kernel import KIND_ACT, KIND_FALSE, KIND_LINK, KIND_START, KIND_TIMER
 from credsim.rules import CAUSE_EXPIRY, CAUSE_RECOVERY, CAUSE_REMOVAL, CAUSE_REVERSAL
@@ -64,6 +64,11 @@ class Results:
             "lists": lists,
             "acts": acts,
             "act_labels": {a.name: a.label for a in sim.catalogue.acts},
+            "lawful_acts": [a.name for a in sim.catalogue.acts if a.lawful],
+            "chilled_acts": [a for a, f in zip(acts, sim.engine_spec().mechanisms.act_accept,
+                                               strict=True) if f < 1.0],
+            "list_labels": {x.name: x.label for x in reg.lists},
+            "band_min": {b.label: b.min for b in reg.bands},
             "groups": GROUPS,
             "provinces": plan.provinces,
             "regions": plan.regions,
@@ -263,7 +268,7 @@ def _summarise(res: Results) -> dict[str, Any]:
     sanctions = {s: int(last[_col("sanction", s)]) for s in m["sanctions"]}
     lists = {x: int(last[_col("list", x)]) for x in m["lists"]}
     person_days = {s: int(bd[_col("sanction", s)].sum()) for s in m["sanctions"]}
-    acts = res.acts.groupby("act", observed=True)[["true", "recorded"]].sum()
+    acts = res.acts.groupby("act", observed=True)[["true", "recorded", "false"]].sum()
     hist = res.score_hist
     scores = np.arange(m["score_min"], m["score_min"] + len(hist))
     n = hist.sum()
@@ -290,11 +295,14 @@ def _summarise(res: Results) -> dict[str, Any]:
         "final_day_nation_equivalent": {"grades": scaled(grades), "sanctions": scaled(sanctions),
                                         "lists": scaled(lists)},
         "person_days_under_sanction": person_days,
-        "acts": {str(a): {"true": int(r["true"]), "recorded": int(r["recorded"])}
-                 for a, r in acts.iterrows()},
+        "acts": {str(a): {"true": int(r["true"]), "recorded": int(r["recorded"]),
+                          "false": int(r["false"])} for a, r in acts.iterrows()},
+        "restricted_final_day": int(last["restricted"]),
+        "restricted_final_day_nation_equivalent": int(round(last["restricted"] * nation)) if nation else None,
         "score": {
             "mean_start": None if pd.isna(first["mean_score"]) else float(first["mean_score"]),
             "mean_end": mean, "sd_end": sd, "percentiles_end": pct,
         },
+        "harms": harms.summarise(res),
         "performance": m.get("performance", {}),
     }

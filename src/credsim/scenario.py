@@ -89,8 +89,12 @@ class SensorErrorOverride(Strict):
 
 
 class OutputSpec(Strict):
+    """What a run writes. ``chilling_baseline`` reruns the scenario with chilling off (same seed)
+    to measure the chilling index: it doubles the run time."""
+
     panel_agents: int = Field(default=500, ge=0, le=1_000_000)
     report: bool = True
+    chilling_baseline: bool = False
 
 
 class Scenario(Strict):
@@ -200,6 +204,18 @@ class Scenario(Strict):
         if rp:
             ref = self.regime.use or self.regime.file
             raise ConfigError(f"{self._source} (regime {ref})", rp)
+
+    def with_changes(self, changes: dict[str, Any]) -> Scenario:
+        """A copy with some tables changed (nested dicts merge), validated again."""
+        data = self.model_dump(mode="json")
+        for k, v in changes.items():
+            if isinstance(v, dict) and isinstance(data.get(k), dict):
+                data[k] = {**data[k], **v}
+            else:
+                data[k] = v
+        sc = Scenario.from_dict(data, base=self._base)
+        sc._source = self._source
+        return sc
 
     def resolved(self) -> dict[str, Any]:
         """The scenario with its regime and catalogue resolved: what a run directory records."""

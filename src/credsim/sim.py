@@ -188,6 +188,13 @@ class Sim:
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
         res = Results.from_reduction(self, red, perf)
+        sc = self.scenario
+        if sc.output.chilling_baseline and sc.response.chilling > 0:
+            from credsim import harms
+
+            base = Sim(sc.with_changes({"response": {"chilling": 0.0}})).run(
+                workers=workers, dask=dask, progress=progress)
+            res.summary["harms"]["chilling"] = harms.chilling_index(res, base)
         if out is not None:
             res.save(out, report=self.scenario.output.report)
         bar.summary(perf)
