@@ -183,20 +183,15 @@ def _explain_panel(run_dir: Path, agent: int | None, as_json: bool):
     if rows.empty:
         n = p.agent.nunique()
         _fail(ValueError(f"{run_dir}: no panel agent {agent} (the panel has agents 0..{n - 1})"))
-    meta = res.meta
     if as_json:
         click.echo(rows.to_json(orient="records", indent=2))
         return
-    from credsim.explain import Step
+    from credsim.explain import panel_chains, panel_steps
 
-    steps = []
-    for r in rows.itertuples():
-        lists = [x for k, x in enumerate(meta["lists"]) if (int(r.lists) >> k) & 1]
-        sanc = [x for k, x in enumerate(meta["sanctions"]) if (int(r.sanctions) >> k) & 1]
-        rec = "recorded" if r.recorded else "not recorded"
-        what = r.detail if r.event != "act" else f"{r.detail} ({rec})"
-        steps.append(Step(int(r.day), r.event, what, int(r.score), r.grade, lists, sanc))
-    _print_steps(f"{meta['regime_title']}: panel agent {agent} of {run_dir}", steps)
+    meta = res.meta
+    _print_steps(f"{meta['regime_title']}: panel agent {agent} of {run_dir}", panel_steps(rows, meta))
+    for line in panel_chains(rows, meta):
+        click.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover

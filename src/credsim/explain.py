@@ -222,3 +222,46 @@ class Explainer:
         horizon = until if until is not None else (days[-1] if days else 0) + 5 * 365
         self._fire_until(horizon)
         return self.steps
+
+
+# ---------------------------------------------------------------- a panel agent of a run
+def panel_steps(rows, meta: dict) -> list[Step]:
+    """The panel rows of one agent as explanation steps."""
+    steps = []
+    for r in rows.itertuples():
+        lists = [x for k, x in enumerate(meta["lists"]) if (int(r.lists) >> k) & 1]
+        sanc = [x for k, x in enumerate(meta["sanctions"]) if (int(r.sanctions) >> k) & 1]
+        if r.event == "act":
+            what = f"{r.detail} ({'recorded by ' + r.source if r.recorded else 'not recorded'})"
+        elif r.event == "false_record":
+            what = f"FALSE RECORD of {r.detail} by {r.source}: the agent did not do it"
+        else:
+            what = r.detail
+        steps.append(Step(int(r.day), r.event, what, int(r.score), str(r.grade), lists, sanc))
+    return steps
+
+
+def panel_chains(rows, meta: dict) -> list[str]:
+    """For each sanction the agent came under, the chain of records it rests on: every record
+    (true or false, with its source) since the agent last held no sanction."""
+    out: list[str] = []
+    held = 0
+    chain: list[str] = []
+    for r in rows.itertuples():
+        if r.event in ("act", "false_record") and r.recorded:
+            kind = "FALSE" if r.false_record else "true"
+            chain.append(f"    day {r.day}: {r.detail} [{kind}, {r.source}]")
+        now = int(r.sanctions)
+        new = now & ~held
+        for k, name in enumerate(meta["sanctions"]):
+            if (new >> k) & 1:
+                label = meta["sanction_labels"].get(name, name)
+                if r.event == "link":
+                    out.append(f"day {r.day}: {label} through a household or firm link")
+                    continue
+                out.append(f"day {r.day}: {label} ({meta['sanction_kinds'][name]}), resting on:")
+                out.extend(chain or ["    (no record: a grade-based measure from the start)"])
+        if now == 0:
+            chain = []
+        held = now
+    return out or ["this agent came under no sanction in the run"]

@@ -41,7 +41,9 @@ from credsim.rules import (
     threshold_lists,
 )
 
-PANEL_COLS = 10  # agent, day, kind, code, recorded, score, grade, lists, sanctions, false
+# panel rows: agent, day, kind, code, recorded, score, grade, lists, sanctions, and for a false
+# record the sensor that made it (+1; 0 for everything else)
+PANEL_COLS = 10
 KIND_START, KIND_ACT, KIND_TIMER, KIND_FALSE, KIND_LINK = 0, 1, 2, 3, 4
 # per-agent flags (ever ...)
 F_LOWEST, F_LEFT_LOWEST, F_RESTRICTED, F_FALSE_RESTRICTED, F_SPILL = 1, 2, 4, 8, 16
@@ -317,7 +319,7 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
                                 rev_pts -= act_points[a]
                                 rev_lists |= act_lists[a]
                         if pid >= 0:
-                            _panel_row(pbuf, pn, tid, pid, day - burn, KIND_FALSE, a, 1, 1)
+                            _panel_row(pbuf, pn, tid, pid, day - burn, KIND_FALSE, a, 1, fs + 1)
                         continue
                     # a candidate true act: behaviour response thins it
                     pd = p_detect[a, urban]

@@ -68,6 +68,8 @@ class Results:
             "chilled_acts": [a for a, f in zip(acts, sim.engine_spec().mechanisms.act_accept,
                                                strict=True) if f < 1.0],
             "list_labels": {x.name: x.label for x in reg.lists},
+            "sensors": [s.name for s in sim.catalogue.sensors],
+            "act_sensors": {a.name: list(a.sensors) for a in sim.catalogue.acts},
             "band_min": {b.label: b.min for b in reg.bands},
             "groups": GROUPS,
             "provinces": plan.provinces,
@@ -209,9 +211,18 @@ def _acts_frame(acts_day: np.ndarray, meta: dict) -> pd.DataFrame:
     })
 
 
+def _source(meta: dict, kind: int, code: int, false: int) -> str:
+    """Which data source made a record: the sensor of a false match, the act's sensors else."""
+    if kind == KIND_FALSE and false > 0:
+        return meta["sensors"][false - 1] + " (false match)"
+    if kind == KIND_ACT:
+        return " or ".join(meta["act_sensors"].get(meta["acts"][code], [])) or "-"
+    return ""
+
+
 def _panel_frame(chunks: list, meta: dict) -> pd.DataFrame:
-    cols = ["agent", "day", "event", "detail", "recorded", "false_record", "score", "grade",
-            "lists", "sanctions"]
+    cols = ["agent", "day", "event", "detail", "recorded", "false_record", "source", "score",
+            "grade", "lists", "sanctions"]
     if not chunks:
         return pd.DataFrame({c: pd.Series(dtype="int64") for c in cols})
     rows = np.concatenate(chunks)
@@ -249,7 +260,9 @@ def _panel_frame(chunks: list, meta: dict) -> pd.DataFrame:
         "event": [kinds[int(k)] for k in rows[:, 2]],
         "detail": detail,
         "recorded": rows[:, 4].astype(bool),
-        "false_record": rows[:, 9].astype(bool),
+        "false_record": rows[:, 9] > 0,
+        "source": [_source(meta, int(k), int(code), int(f))
+                   for k, code, f in zip(rows[:, 2], rows[:, 3], rows[:, 9], strict=True)],
         "score": rows[:, 5],
         "grade": grades[rows[:, 6]],
         "lists": rows[:, 7],
