@@ -17,13 +17,10 @@ from credsim.population import Community
 
 
 def _init_worker(threads: int) -> None:
-    os.environ["NUMBA_NUM_THREADS"] = str(threads)
-    try:
-        import numba
+    """Limit a worker's Numba threads (workers share the cores)."""
+    import numba
 
-        numba.set_num_threads(threads)
-    except Exception:  # pragma: no cover - numba may not be initialised yet
-        pass
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
 def _task(spec: EngineSpec, c: Community) -> CommunityResult:

@@ -43,7 +43,7 @@ class PopulationPlan:
     provinces: list[str]
     regions: list[str]  # region of each province
     communities: list[Community]
-    scale: float  # simulated persons / national persons
+    scale: float  # simulated persons / persons of the provinces simulated
     shares: np.ndarray  # male, minors, adults (18-59), urban
 
     @property
@@ -66,7 +66,6 @@ def plan_population(
 ) -> PopulationPlan:
     """Cut the (scaled) population into communities. Fixed by the scenario, never by workers."""
     table = m.province_table
-    national = sum(p for _, p, _ in table)
     chosen = [(n, p, r) for n, p, r in table if not provinces or n in provinces]
     pops = np.array([p for _, p, _ in chosen], dtype=np.float64)
     if persons is None:
@@ -109,7 +108,7 @@ def plan_population(
         provinces=all_names,
         regions=[r for _, _, r in table],
         communities=comms,
-        scale=sim_persons / national,
+        scale=sim_persons / float(pops.sum()),
         shares=shares,
     )
 
