@@ -34,6 +34,9 @@ import sys
 import tempfile
 import time
 import tomllib
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -181,9 +184,29 @@ def child_compile(cache_dir: str | None) -> dict:
             "compile_seconds": first - second, "n": WARMUP_N}
 
 
+class ChildError(RuntimeError):
+    """A benchmark subprocess failed; the message is the child's traceback."""
+
+
+def _guarded(fn, args):
+    # return the traceback as text: some exceptions (e.g. with required init arguments) do not
+    # survive pickling back to the parent
+    try:
+        return True, fn(*args)
+    except BaseException:
+        return False, traceback.format_exc()
+
+
 def in_fresh_process(fn, *args):
-    with mp.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
-        return pool.apply(fn, args)
+    """Run ``fn(*args)`` in a new spawned process; raise ChildError if it fails or dies."""
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        try:
+            ok, out = pool.submit(_guarded, fn, args).result()
+        except BrokenProcessPool as exc:
+            raise ChildError(f"the subprocess died: {exc}") from None
+    if not ok:
+        raise ChildError(out)
+    return out
 
 
 # ------------------------------------------------------------------ agreement
@@ -278,29 +301,40 @@ def main(argv: list[str] | None = None) -> int:
     print(f"points-v2 benchmark: {DAYS} days, sizes {sizes}, {os.cpu_count()} CPUs, "
           f"credsim {versions['credsim']}, NumPy {versions['numpy']}, Numba {versions['numba']}")
 
+    failed = False
+
+    def attempt(what: str, fn, *fargs):
+        nonlocal failed
+        try:
+            return in_fresh_process(fn, *fargs)
+        except ChildError as exc:
+            print(f"  FAIL  {what} failed in its subprocess:\n{exc}", flush=True)
+            report.setdefault("errors", []).append({"what": what, "traceback": str(exc)})
+            failed = True
+            return None
+
     if not (args.quick or args.no_cold_compile):
         with tempfile.TemporaryDirectory(prefix="credsim-numba-cache-") as tmp:
-            cold = in_fresh_process(child_compile, tmp)
-        report["compile"]["cold"] = cold
-        print(f"Numba cold compile (empty cache): first run at N={WARMUP_N:,} "
-              f"{cold['first_run_seconds']:.1f} s, second {cold['second_run_seconds']:.2f} s "
-              f"-> compile ~{cold['compile_seconds']:.1f} s")
-    warm = in_fresh_process(child_compile, None)
-    report["compile"]["cached"] = warm
-    print(f"Numba with the on-disk cache: first run at N={WARMUP_N:,} {warm['first_run_seconds']:.2f} s, "
-          f"second {warm['second_run_seconds']:.2f} s (timed runs below follow such a warm-up)")
+            cold = attempt("credsim cold compile", child_compile, tmp)
+        if cold:
+            report["compile"]["cold"] = cold
+            print(f"Numba cold compile (empty cache): first run at N={WARMUP_N:,} "
+                  f"{cold['first_run_seconds']:.1f} s, second {cold['second_run_seconds']:.2f} s "
+                  f"-> compile ~{cold['compile_seconds']:.1f} s")
+    warm = attempt("credsim warm-up", child_compile, None)
+    if warm:
+        report["compile"]["cached"] = warm
+        print(f"Numba with the on-disk cache: first run at N={WARMUP_N:,} "
+              f"{warm['first_run_seconds']:.2f} s, second {warm['second_run_seconds']:.2f} s "
+              f"(timed runs below follow such a warm-up)")
 
-    failed = False
     for n in sizes:
         print(f"\nN = {n:,}: NumPy reference ...", flush=True)
-        npr = in_fresh_process(child_numpy, n, args.seed)
+        npr = attempt(f"NumPy reference at N={n}", child_numpy, n, args.seed)
         print(f"N = {n:,}: credsim ...", flush=True)
-        try:
-            csr = in_fresh_process(child_credsim, n, None)
-        except Exception as exc:  # report, don't hide: the brief is to measure, not to fix
-            print(f"  FAIL  credsim raised {type(exc).__name__}: {exc}")
-            report["results"].append({"n": n, "numpy": npr, "credsim_error": repr(exc)})
-            failed = True
+        csr = attempt(f"credsim at N={n}", child_credsim, n, None)
+        if npr is None or csr is None:
+            report["results"].append({"n": n, "numpy": npr, "credsim": csr})
             continue
         checks = agreement(npr, csr)
         ad = n * DAYS
@@ -319,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + fmt_row(head, widths))
     print(fmt_row(["-" * w for w in widths], widths))
     for r in report["results"]:
-        if "credsim" not in r:
+        if r.get("numpy") is None or r.get("credsim") is None:
             continue
         n = r["n"]
         for name in ("numpy", "credsim"):
@@ -334,13 +368,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['ratio_agent_days_per_second']:.1f}x" if name == "credsim" else "",
             ], widths))
     for r in report["results"]:
-        if "credsim" in r:
+        if "ratio_agent_days_per_second" in r:
             ok = r["ratio_agent_days_per_second"] >= GOAL_RATIO
             print(f"N = {r['n']:,}: credsim / NumPy agent-days/s = {r['ratio_agent_days_per_second']:.1f}x "
                   f"(goal >= {GOAL_RATIO:g}x: {'met' if ok else 'not met'}); credsim end-to-end "
                   f"{r['credsim']['end_to_end_seconds']:.2f} s incl. planning and result frames")
     report["agreement_passed"] = not failed
-    print("\nagreement: " + ("PASS" if not failed else "FAIL"))
+    print("\noverall: " + ("PASS" if not failed else "FAIL"))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=float))

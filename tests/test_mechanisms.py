@@ -134,6 +134,7 @@ def test_firm_listing_bans_its_legal_representative_until_lifted():
     lfalse = np.zeros(4, np.uint16)
     flags = np.zeros(4, np.uint8)
     spill = np.zeros(4, np.uint64)
+    due = np.full(4, 10**6, np.int32)
     diff = np.zeros((1, 30, 5, 3, 4 + 3 + 2), np.int64)
     pbuf = np.zeros((1, 1, 10), np.int64)
     pn = np.zeros(1, np.int64)
@@ -142,10 +143,11 @@ def test_firm_listing_bans_its_legal_representative_until_lifted():
         couple(day, 0, np.array(todo, np.int64), n_p, 1, 1, band_min, grade_sanc, list_sanc, True,
                True, np.uint64(1), np.uint64(1), np.uint64(0), True, True, np.uint64(1), group,
                age, hh_start, hh_of, rep, rf_start, rf, panel, score, strue, lists, lfalse, flags,
-               spill, diff, pbuf, pn)
+               spill, due, diff, pbuf, pn)
 
     step(7, [3])
     assert spill.tolist() == [0, 1, 0, 0]  # the representative, not the others
+    assert due[1] == 7  # and it is visited in the next epoch
     # the representative's own ban does not reach its household's child: only own sanctions reach
     assert diff[0, 7, 2, 0, 4 + 2] == 1  # person 1 (male urban, grade ok) banned through a link
     lists[3] = 0

@@ -119,6 +119,7 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
     nbad = np.zeros(n, np.int16)
     spill = np.zeros(n, np.uint64)
     dirty = np.zeros(n, np.uint8)
+    due = np.zeros(n, np.int32)  # first day something may happen to the agent
 
     diff = np.zeros((nt, spec.days + 1, G, K1, spec.measures), np.int64)
     acts_day = np.zeros((nt, spec.days, G, A, 3), np.int32)
@@ -138,14 +139,14 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
         run_epoch(N_BLOCKS, spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1, spec.burn_in,
                   spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), *mech, group, age, elder,
                   traits, panel, score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags,
-                  nbad, spill, dirty, diff, acts_day, acts_grade, pbuf, pn)
+                  nbad, spill, dirty, due, diff, acts_day, acts_grade, pbuf, pn)
         if spec.peer is not None and d1 < total:
             contacts, per_day, memory, qm, qsd, nsd = spec.peer
             n_meet = int(round(per_day * (d1 - d0)))
             peer_round(spec.seed, d0 // step, d1, spec.burn_in, c.persons, c.person_offset, n_meet,
                        contacts, memory, qm, qsd, nsd, R.score_min, R.score_max, R.band_min,
                        R.grade_sanc, R.list_sanc, R.covers_person, group, age, score, strue,
-                       lists, lfalse, spill, diff, S, L, N_BLOCKS, X.restrict_mask)
+                       lists, lfalse, spill, due, diff, S, L, N_BLOCKS, X.restrict_mask)
         if coupled and d1 < total:
             todo = np.flatnonzero(dirty).astype(np.int64)
             if len(todo):
@@ -154,8 +155,8 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
                        R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
                        X.reach_firms, X.households, X.legal_reps, X.restrict_mask, group, age,
                        hh_start, hh_of,
-                       rep, rf_start, rf, panel, score, strue, lists, lfalse, flags, spill, diff,
-                       pbuf, pn)
+                       rep, rf_start, rf, panel, score, strue, lists, lfalse, flags, spill, due,
+                       diff, pbuf, pn)
 
     covered = (age > 0) & np.where(group == 4, R.covers_firm, R.covers_person)
     hist = np.bincount((score[covered] - R.score_min).astype(np.int64),

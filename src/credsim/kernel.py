@@ -173,7 +173,7 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
     # agents
     group, age, elder, traits, panel,
     # state
-    score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags, nbad, spill, dirty,
+    score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags, nbad, spill, dirty, due,
     # outputs
     diff, acts_day, acts_grade, pbuf, pn,
 ):
@@ -193,6 +193,8 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
     lo = b * block
     hi = min(n, lo + block)
     for i in range(lo, hi):
+        if d0 > 0 and due[i] >= d1:
+            continue  # nothing happens to this agent in this epoch: one compare, no hashing
         is_firm = i >= n_persons
         gid = (firm_offset + i - n_persons) if is_firm else (person_offset + i)
         akey = rng.agent_key(seed, gid)
@@ -225,14 +227,19 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
             nev[i] = 0
             flags[i] = 0
             nbad[i] = 0
-        g0, sc0, fs0, sp0 = _state(covered, score[i], strue[i], lists[i], lfalse[i], spill[i],
-                                   K, band_min, grade_sanc, list_sanc)
+        g0 = grade_of(score[i], band_min) if covered else K
         watched = covered and (surv_grades[g0] or (lists[i] & surv_lists) != 0)
-        lam = 0.0
-        if acting:
-            lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
-                             grp_trait, grp_rate, grp_false, grp_female, wbuf)
+        lam = -1.0  # the agent's rates, computed when first needed
         if d0 == 0:
+            sc0 = np.uint64(0)
+            fs0 = np.uint64(0)
+            sp0 = np.uint64(0)
+            g0, sc0, fs0, sp0 = _state(covered, score[i], strue[i], lists[i], lfalse[i], spill[i],
+                                       K, band_min, grade_sanc, list_sanc)
+            lam = 0.0
+            if acting:
+                lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
+                                 grp_trait, grp_rate, grp_false, grp_female, wbuf)
             next_t[i] = rng.exponential(akey, rng.S_WAIT, 0, lam)
             _emit(diff, tid, 0, grp, g0, score[i], lists[i], sc0, fs0, lfalse[i], sp0, 1,
                   covered, S, L, restrict)
@@ -259,8 +266,6 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
             st_old = strue[i]
             l_old = lists[i]
             lf_old = lfalse[i]
-            g_old, sc_old, fs_old, sp_old = _state(covered, s_old, st_old, l_old, lf_old,
-                                                   spill[i], K, band_min, grade_sanc, list_sanc)
             p_first = pn[tid]
             changed = False
             if covered and td == day:
@@ -284,11 +289,16 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
                                    cause * 100 + k, 0, 0)
                 lfalse[i] &= lists[i]
             if ad == day:
+                if lam < 0.0:
+                    lam = 0.0
+                    if acting:
+                        lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
+                                         grp_trait, grp_rate, grp_false, grp_female, wbuf)
                 reset_day(acc)
                 reset_day(acc_t)
                 rev_pts = 0
                 rev_lists = 0
-                g_now = g_old
+                g_now = grade_of(s_old, band_min) if covered else K
                 while int(t) == day:
                     c = nev[i]
                     nev[i] = c + 1
@@ -369,6 +379,8 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
                         rec[i, REC_REV_PTS] += rev_pts
                         rec[i, REC_REV_LISTS] |= rev_lists & lfalse[i]
             if changed:
+                g_old, sc_old, fs_old, sp_old = _state(covered, s_old, st_old, l_old, lf_old,
+                                                       spill[i], K, band_min, grade_sanc, list_sanc)
                 td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
                                 rec_pts_max, rec_cls_max, rec_cls_min)
                 g_new, sc_new, fs_new, sp_new = _state(covered, score[i], strue[i], lists[i],
@@ -403,6 +415,7 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
                                          spill[i], K, band_min, grade_sanc, list_sanc)
                 _fill_panel(pbuf, pn, tid, p_first, score[i], g_p, lists[i], sc_p)
         next_t[i] = t
+        due[i] = min(td, int(t) if t < 1e9 else BIG)
 
 
 @njit(parallel=True, cache=True)
@@ -438,7 +451,7 @@ def couple(
     day, burn, todo, n_persons, S, L, band_min, grade_sanc, list_sanc, covers_person, covers_firm,
     reach_children, reach_rep, reach_firms, households, legal_reps, restrict_mask,
     group, age, hh_start, hh_of, rep, rf_start, rf, panel,
-    score, strue, lists, lfalse, flags, spill, diff, pbuf, pn,
+    score, strue, lists, lfalse, flags, spill, due, diff, pbuf, pn,
 ):
     """Joint punishment through links, applied at an epoch boundary (``day``, the first day of the
     next epoch): sanctions that reach a household's children or a firm's legal representative
@@ -490,6 +503,7 @@ def couple(
             g0, sc0, fs0, sp0 = _state(covered, score[m], strue[m], lists[m], lfalse[m], spill[m],
                                        K, band_min, grade_sanc, list_sanc)
             spill[m] = new
+            due[m] = day
             g1, sc1, fs1, sp1 = _state(covered, score[m], strue[m], lists[m], lfalse[m], new,
                                        K, band_min, grade_sanc, list_sanc)
             _emit(diff, 0, od, group[m], g0, score[m], lists[m], sc0, fs0, lfalse[m], sp0, -1,

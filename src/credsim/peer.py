@@ -42,8 +42,8 @@ def _stars(akey, quality_mean, quality_sd, noise_sd, counter):
 @njit(parallel=True, cache=True)
 def peer_round(seed, epoch, day, burn, n_persons, person_offset, n_meet, contacts, memory,
                quality_mean, quality_sd, noise_sd, score_min, score_max, band_min, grade_sanc,
-               list_sanc, covers_person, group, age, score, strue, lists, lfalse, spill, diff, S,
-               L, n_blocks, restrict_mask):
+               list_sanc, covers_person, group, age, score, strue, lists, lfalse, spill, due, diff,
+               S, L, n_blocks, restrict_mask):
     """One round of ratings among the persons of a community, applied on ``day``."""
     old = score.copy()
     restrict = np.uint64(restrict_mask)
@@ -75,6 +75,7 @@ def peer_round(seed, epoch, day, burn, n_persons, person_offset, n_meet, contact
                                        band_min, grade_sanc, list_sanc)
             score[i] = new
             strue[i] = new
+            due[i] = day
             g1, sc1, fs1, sp1 = _state(True, new, new, lists[i], lfalse[i], spill[i], K,
                                        band_min, grade_sanc, list_sanc)
             _emit(diff, tid, od, group[i], g0, old[i], lists[i], sc0, fs0, lfalse[i], sp0, -1,
