@@ -136,7 +136,7 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
     step = spec.epoch_days if coupled else total
     for d0 in range(0, total, step):
         d1 = min(total, d0 + step)
-        run_epoch(N_BLOCKS, spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1, spec.burn_in,
+        run_epoch(spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1, spec.burn_in,
                   spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), *mech, group, age, elder,
                   traits, panel, score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags,
                   nbad, spill, dirty, due, diff, acts_day, acts_grade, pbuf, pn)

@@ -156,8 +156,8 @@ def _near_threshold(score, g, band_min, window):
     return g < K - 1 and score - band_min[g] < window
 
 
-@njit(cache=True)
-def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn, days, n_blocks,
+@njit(parallel=True, cache=True)
+def run_epoch(seed, n_persons, person_offset, firm_offset, d0, d1, burn, days, n_blocks,
     # regime tables
     score_init, score_min, score_max, score_sd, covers_person, covers_firm, max_ded, band_min,
     act_points, act_lists, act_cap, act_class, act_rule, list_dur, list_ext_p, list_ext_min,
@@ -177,7 +177,10 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
     # outputs
     diff, acts_day, acts_grade, pbuf, pn,
 ):
-    """One block of agents (a fixed slice of the community), on one thread."""
+    """Run days [d0, d1) for every agent of a community: fixed blocks of agents in parallel.
+    The block body stays inside the parallel loop: moved to a function of its own, it pays
+    atomic reference counts on shared arrays at every helper, and two threads run slower
+    than one."""
     n = group.shape[0]
     K = band_min.shape[0]
     L = lexp.shape[1]
@@ -186,244 +189,238 @@ def _run_block(b, tid, seed, n_persons, person_offset, firm_offset, d0, d1, burn
     reach = np.uint64(reach_children | reach_rep | reach_firms)
     restrict = np.uint64(restrict_mask)
     block = (n + n_blocks - 1) // n_blocks
-    wbuf = np.empty(max(G, 1))
-    causes = np.empty((2 * L + rec_after.shape[0] + 3, 2), np.int64)
-    acc = np.empty(5, np.int64)
-    acc_t = np.empty(5, np.int64)
-    lo = b * block
-    hi = min(n, lo + block)
-    for i in range(lo, hi):
-        if d0 > 0 and due[i] >= d1:
-            continue  # nothing happens to this agent in this epoch: one compare, no hashing
-        is_firm = i >= n_persons
-        gid = (firm_offset + i - n_persons) if is_firm else (person_offset + i)
-        akey = rng.agent_key(seed, gid)
-        grp = group[i]
-        subj = 1 if is_firm else 0
-        acting = age[i] > 0
-        covered = acting and ((covers_firm and is_firm) or (covers_person and not is_firm))
-        urban = 0 if (grp == 4 or grp % 2 == 0) else 1  # column of p_detect: 0 urban, 1 rural
-        female = grp < 2
-        pid = panel[i]
-        if d0 == 0:
-            s0 = score_init
-            if score_sd > 0.0 and covered:
-                s0 = int(np.rint(score_init + score_sd * rng.normal(akey, rng.S_SCORE0, 0)))
-                s0 = min(max(s0, score_min), score_max)
-            score[i] = s0
-            strue[i] = s0
-            lists[i] = 0
-            lfalse[i] = 0
-            for l in range(L):
-                lexp[i, l] = BIG
-                lrem[i, l] = BIG
-            rec[i, 0] = NEVER
-            rec[i, 1] = 0
-            rec[i, 2] = 0
-            rec[i, 3] = 0
-            rec[i, REC_REV_DAY] = BIG
-            rec[i, REC_REV_PTS] = 0
-            rec[i, REC_REV_LISTS] = 0
-            nev[i] = 0
-            flags[i] = 0
-            nbad[i] = 0
-        g0 = grade_of(score[i], band_min) if covered else K
-        watched = covered and (surv_grades[g0] or (lists[i] & surv_lists) != 0)
-        lam = -1.0  # the agent's rates, computed when first needed
-        if d0 == 0:
-            sc0 = np.uint64(0)
-            fs0 = np.uint64(0)
-            sp0 = np.uint64(0)
-            g0, sc0, fs0, sp0 = _state(covered, score[i], strue[i], lists[i], lfalse[i], spill[i],
-                                       K, band_min, grade_sanc, list_sanc)
-            lam = 0.0
-            if acting:
-                lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
-                                 grp_trait, grp_rate, grp_false, grp_female, wbuf)
-            next_t[i] = rng.exponential(akey, rng.S_WAIT, 0, lam)
-            _emit(diff, tid, 0, grp, g0, score[i], lists[i], sc0, fs0, lfalse[i], sp0, 1,
-                  covered, S, L, restrict)
-            if covered and g0 == K - 1:
-                flags[i] |= F_LOWEST
-            if pid >= 0:
-                p_first = pn[tid]
-                _panel_row(pbuf, pn, tid, pid, 0 - burn, KIND_START, 0, 0, 0)
-                _fill_panel(pbuf, pn, tid, p_first, score[i], g0, lists[i], sc0)
-        t = next_t[i]
-        td = BIG
-        if covered:
-            td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
-                            rec_pts_max, rec_cls_max, rec_cls_min)
-        while True:
-            ad = int(t) if t < 1e15 else BIG
-            day = min(td, ad)
-            if day >= d1:
-                break
-            od = day - burn
-            if od < 0:
-                od = 0
-            s_old = score[i]
-            st_old = strue[i]
-            l_old = lists[i]
-            lf_old = lfalse[i]
-            p_first = pn[tid]
-            changed = False
-            if covered and td == day:
-                nc = fire_timers(i, day, score, lists, lexp, lrem, rec, score_init, score_max,
-                                 list_on_rem, rec_after, rec_restore, rec_pts_max,
-                                 rec_cls_max, rec_cls_min, causes)
-                changed = True
-                for c in range(nc):
-                    cause = causes[c, 0]
-                    k = causes[c, 1]
-                    if cause == CAUSE_RECOVERY:
-                        if rec_restore[k] < 0:
-                            strue[i] = max(strue[i], score_init)
-                        else:
-                            strue[i] = max(strue[i], min(strue[i] + rec_restore[k], score_init))
-                    elif cause == CAUSE_EXPIRY or cause == CAUSE_REMOVAL:
-                        if list_on_rem[k] != -(2**31) and not (lfalse[i] >> k) & 1:
-                            strue[i] = list_on_rem[k]
-                    if pid >= 0:
-                        _panel_row(pbuf, pn, tid, pid, day - burn, KIND_TIMER,
-                                   cause * 100 + k, 0, 0)
-                lfalse[i] &= lists[i]
-            if ad == day:
-                if lam < 0.0:
-                    lam = 0.0
-                    if acting:
-                        lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
-                                         grp_trait, grp_rate, grp_false, grp_female, wbuf)
-                reset_day(acc)
-                reset_day(acc_t)
-                rev_pts = 0
-                rev_lists = 0
-                g_now = grade_of(s_old, band_min) if covered else K
-                while int(t) == day:
-                    c = nev[i]
-                    nev[i] = c + 1
-                    u = rng.uniform(akey, rng.S_CHOICE, c) * lam
-                    g = 0
-                    cw = wbuf[0]
-                    while cw < u and g < G - 1:
-                        g += 1
-                        cw += wbuf[g]
-                    u2 = rng.uniform(akey, rng.S_CHOICE + 1000, c)
-                    j = grp_start[g]
-                    while grp_cum[j] < u2 and j < grp_start[g + 1] - 1:
-                        j += 1
-                    a = grp_acts[j]
-                    t += rng.exponential(akey, rng.S_WAIT, c + 1, lam)
-                    fs = grp_false[g]
-                    scored = covered and act_rule[a] >= 0
-                    if fs >= 0:
-                        # a false match: a record of act a on this innocent agent
-                        if day >= burn:
-                            acts_day[tid, od, grp, a, A_RECORDED] += 1
-                            acts_day[tid, od, grp, a, A_FALSE] += 1
-                            acts_grade[tid, od, grp, g_now, A_RECORDED] += 1
-                            acts_grade[tid, od, grp, g_now, A_FALSE] += 1
-                        if scored:
-                            add_act(acc, a, act_points, act_lists, act_cap, act_class)
-                            if appeal_p > 0.0 and rng.uniform(akey, rng.S_ACCEPT + 1, c) < appeal_p:
-                                rev_pts -= act_points[a]
-                                rev_lists |= act_lists[a]
-                        if pid >= 0:
-                            _panel_row(pbuf, pn, tid, pid, day - burn, KIND_FALSE, a, 1, fs + 1)
-                        continue
-                    # a candidate true act: behaviour response thins it
-                    pd = p_detect[a, urban]
-                    if watched and pd < 1.0:
-                        pd = 1.0 - (1.0 - pd) ** surv_mult
-                    f = act_accept[a]
-                    if act_deter[a] > 0.0 and scored:
-                        f *= np.exp(-act_deter[a] * pd)
-                    if act_game[a] > 1.0:
-                        if not (scored and _near_threshold(score[i], g_now, band_min,
-                                                           game_window)):
-                            f /= act_game[a]
-                    if act_parent[a] and not elder[i]:
-                        f = 0.0
-                    if f < 1.0 and rng.uniform(akey, rng.S_ACCEPT, c) >= f:
-                        continue
-                    recorded = pd >= 1.0 or rng.uniform(akey, rng.S_DETECT, c) < pd
-                    if day >= burn:
-                        acts_day[tid, od, grp, a, A_TRUE] += 1
-                        acts_grade[tid, od, grp, g_now, A_TRUE] += 1
-                        if recorded:
-                            acts_day[tid, od, grp, a, A_RECORDED] += 1
-                            acts_grade[tid, od, grp, g_now, A_RECORDED] += 1
-                    if scored and act_points[a] < 0:
-                        nbad[i] += 1
-                    if recorded and scored:
-                        add_act(acc, a, act_points, act_lists, act_cap, act_class)
-                        add_act(acc_t, a, act_points, act_lists, act_cap, act_class)
-                    if pid >= 0:
-                        _panel_row(pbuf, pn, tid, pid, day - burn, KIND_ACT, a, recorded, 0)
-                if covered and day_changes(acc):
-                    changed = True
-                    l_before = lists[i]
-                    close_day(i, day, acc, akey, True, score, lists, lexp, lrem, rec,
-                              score_min, score_max, max_ded, list_dur, list_ext_p,
-                              list_ext_min, list_ext_max, list_rem_rate, list_rem_delay,
-                              thr_list, thr_at_most)
-                    # the shadow state: what true records alone would give
-                    strue[i] = shift_score(strue[i], acc_t[ACC_GAINED], acc_t[ACC_LOST],
-                                           acc_t[ACC_CAP], score_min, score_max, max_ded)
-                    true_bits = acc_t[ACC_LISTS] | threshold_lists(strue[i], thr_list,
-                                                                   thr_at_most)
-                    new_bits = lists[i] & ~l_before
-                    lfalse[i] = (lfalse[i] | (new_bits & ~true_bits)) & ~true_bits & lists[i]
-                    if rev_pts != 0 or rev_lists != 0:
-                        rec[i, REC_REV_DAY] = day + appeal_delay
-                        rec[i, REC_REV_PTS] += rev_pts
-                        rec[i, REC_REV_LISTS] |= rev_lists & lfalse[i]
-            if changed:
-                g_old, sc_old, fs_old, sp_old = _state(covered, s_old, st_old, l_old, lf_old,
-                                                       spill[i], K, band_min, grade_sanc, list_sanc)
-                td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
-                                rec_pts_max, rec_cls_max, rec_cls_min)
-                g_new, sc_new, fs_new, sp_new = _state(covered, score[i], strue[i], lists[i],
-                                                       lfalse[i], spill[i], K, band_min,
-                                                       grade_sanc, list_sanc)
-                if (score[i] != s_old or lists[i] != l_old or g_new != g_old
-                        or sc_new != sc_old or fs_new != fs_old or lfalse[i] != lf_old):
-                    _emit(diff, tid, od, grp, g_old, s_old, l_old, sc_old, fs_old, lf_old,
-                          sp_old, -1, True, S, L, restrict)
-                    _emit(diff, tid, od, grp, g_new, score[i], lists[i], sc_new, fs_new,
-                          lfalse[i], sp_new, 1, True, S, L, restrict)
-                    if (sc_new & reach) != (sc_old & reach):
-                        dirty[i] = 1
-                if g_new == K - 1:
-                    flags[i] |= F_LOWEST
-                elif flags[i] & F_LOWEST:
-                    flags[i] |= F_LEFT_LOWEST
-                if sc_new & restrict:
-                    flags[i] |= F_RESTRICTED
-                if fs_new & restrict:
-                    flags[i] |= F_FALSE_RESTRICTED
-                w_new = surv_grades[g_new] or (lists[i] & surv_lists) != 0
-                if w_new != watched:
-                    # a watched agent's detection changes: redraw (Poisson: memoryless)
-                    watched = w_new
+    for b in prange(n_blocks):
+        tid = get_thread_id()
+        wbuf = np.empty(max(G, 1))
+        causes = np.empty((2 * L + rec_after.shape[0] + 3, 2), np.int64)
+        acc = np.empty(5, np.int64)
+        acc_t = np.empty(5, np.int64)
+        lo = b * block
+        hi = min(n, lo + block)
+        for i in range(lo, hi):
+            if d0 > 0 and due[i] >= d1:
+                continue  # nothing happens to this agent in this epoch: one compare, no hashing
+            is_firm = i >= n_persons
+            gid = (firm_offset + i - n_persons) if is_firm else (person_offset + i)
+            akey = rng.agent_key(seed, gid)
+            grp = group[i]
+            subj = 1 if is_firm else 0
+            acting = age[i] > 0
+            covered = acting and ((covers_firm and is_firm) or (covers_person and not is_firm))
+            urban = 0 if (grp == 4 or grp % 2 == 0) else 1  # column of p_detect: 0 urban, 1 rural
+            female = grp < 2
+            pid = panel[i]
+            if d0 == 0:
+                s0 = score_init
+                if score_sd > 0.0 and covered:
+                    s0 = int(np.rint(score_init + score_sd * rng.normal(akey, rng.S_SCORE0, 0)))
+                    s0 = min(max(s0, score_min), score_max)
+                score[i] = s0
+                strue[i] = s0
+                lists[i] = 0
+                lfalse[i] = 0
+                for l in range(L):
+                    lexp[i, l] = BIG
+                    lrem[i, l] = BIG
+                rec[i, 0] = NEVER
+                rec[i, 1] = 0
+                rec[i, 2] = 0
+                rec[i, 3] = 0
+                rec[i, REC_REV_DAY] = BIG
+                rec[i, REC_REV_PTS] = 0
+                rec[i, REC_REV_LISTS] = 0
+                nev[i] = 0
+                flags[i] = 0
+                nbad[i] = 0
+            g0 = grade_of(score[i], band_min) if covered else K
+            watched = covered and (surv_grades[g0] or (lists[i] & surv_lists) != 0)
+            lam = -1.0  # the agent's rates, computed when first needed
+            if d0 == 0:
+                sc0 = np.uint64(0)
+                fs0 = np.uint64(0)
+                sp0 = np.uint64(0)
+                g0, sc0, fs0, sp0 = _state(covered, score[i], strue[i], lists[i], lfalse[i], spill[i],
+                                           K, band_min, grade_sanc, list_sanc)
+                lam = 0.0
+                if acting:
                     lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
                                      grp_trait, grp_rate, grp_false, grp_female, wbuf)
-                    t = day + 1 + rng.exponential(akey, rng.S_EPOCH, day, lam)
-                g_now = g_new
-            if pid >= 0 and pn[tid] > p_first:
-                g_p, sc_p, _, _ = _state(covered, score[i], strue[i], lists[i], lfalse[i],
-                                         spill[i], K, band_min, grade_sanc, list_sanc)
-                _fill_panel(pbuf, pn, tid, p_first, score[i], g_p, lists[i], sc_p)
-        next_t[i] = t
-        due[i] = min(td, int(t) if t < 1e9 else BIG)
-
-
-@njit(parallel=True, cache=True)
-def run_epoch(n_blocks, *args):
-    """Run days [d0, d1) for every agent of a community: fixed blocks of agents in parallel.
-    ``args`` are ``_run_block``'s arguments after ``b`` and ``tid``."""
-    for b in prange(n_blocks):
-        _run_block(b, get_thread_id(), *args)
+                next_t[i] = rng.exponential(akey, rng.S_WAIT, 0, lam)
+                _emit(diff, tid, 0, grp, g0, score[i], lists[i], sc0, fs0, lfalse[i], sp0, 1,
+                      covered, S, L, restrict)
+                if covered and g0 == K - 1:
+                    flags[i] |= F_LOWEST
+                if pid >= 0:
+                    p_first = pn[tid]
+                    _panel_row(pbuf, pn, tid, pid, 0 - burn, KIND_START, 0, 0, 0)
+                    _fill_panel(pbuf, pn, tid, p_first, score[i], g0, lists[i], sc0)
+            t = next_t[i]
+            td = BIG
+            if covered:
+                td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
+                                rec_pts_max, rec_cls_max, rec_cls_min)
+            while True:
+                ad = int(t) if t < 1e15 else BIG
+                day = min(td, ad)
+                if day >= d1:
+                    break
+                od = day - burn
+                if od < 0:
+                    od = 0
+                s_old = score[i]
+                st_old = strue[i]
+                l_old = lists[i]
+                lf_old = lfalse[i]
+                p_first = pn[tid]
+                changed = False
+                if covered and td == day:
+                    nc = fire_timers(i, day, score, lists, lexp, lrem, rec, score_init, score_max,
+                                     list_on_rem, rec_after, rec_restore, rec_pts_max,
+                                     rec_cls_max, rec_cls_min, causes)
+                    changed = True
+                    for c in range(nc):
+                        cause = causes[c, 0]
+                        k = causes[c, 1]
+                        if cause == CAUSE_RECOVERY:
+                            if rec_restore[k] < 0:
+                                strue[i] = max(strue[i], score_init)
+                            else:
+                                strue[i] = max(strue[i], min(strue[i] + rec_restore[k], score_init))
+                        elif cause == CAUSE_EXPIRY or cause == CAUSE_REMOVAL:
+                            if list_on_rem[k] != -(2**31) and not (lfalse[i] >> k) & 1:
+                                strue[i] = list_on_rem[k]
+                        if pid >= 0:
+                            _panel_row(pbuf, pn, tid, pid, day - burn, KIND_TIMER,
+                                       cause * 100 + k, 0, 0)
+                    lfalse[i] &= lists[i]
+                if ad == day:
+                    if lam < 0.0:
+                        lam = 0.0
+                        if acting:
+                            lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
+                                             grp_trait, grp_rate, grp_false, grp_female, wbuf)
+                    reset_day(acc)
+                    reset_day(acc_t)
+                    rev_pts = 0
+                    rev_lists = 0
+                    g_now = grade_of(s_old, band_min) if covered else K
+                    while int(t) == day:
+                        c = nev[i]
+                        nev[i] = c + 1
+                        u = rng.uniform(akey, rng.S_CHOICE, c) * lam
+                        g = 0
+                        cw = wbuf[0]
+                        while cw < u and g < G - 1:
+                            g += 1
+                            cw += wbuf[g]
+                        u2 = rng.uniform(akey, rng.S_CHOICE + 1000, c)
+                        j = grp_start[g]
+                        while grp_cum[j] < u2 and j < grp_start[g + 1] - 1:
+                            j += 1
+                        a = grp_acts[j]
+                        t += rng.exponential(akey, rng.S_WAIT, c + 1, lam)
+                        fs = grp_false[g]
+                        scored = covered and act_rule[a] >= 0
+                        if fs >= 0:
+                            # a false match: a record of act a on this innocent agent
+                            if day >= burn:
+                                acts_day[tid, od, grp, a, A_RECORDED] += 1
+                                acts_day[tid, od, grp, a, A_FALSE] += 1
+                                acts_grade[tid, od, grp, g_now, A_RECORDED] += 1
+                                acts_grade[tid, od, grp, g_now, A_FALSE] += 1
+                            if scored:
+                                add_act(acc, a, act_points, act_lists, act_cap, act_class)
+                                if appeal_p > 0.0 and rng.uniform(akey, rng.S_ACCEPT + 1, c) < appeal_p:
+                                    rev_pts -= act_points[a]
+                                    rev_lists |= act_lists[a]
+                            if pid >= 0:
+                                _panel_row(pbuf, pn, tid, pid, day - burn, KIND_FALSE, a, 1, fs + 1)
+                            continue
+                        # a candidate true act: behaviour response thins it
+                        pd = p_detect[a, urban]
+                        if watched and pd < 1.0:
+                            pd = 1.0 - (1.0 - pd) ** surv_mult
+                        f = act_accept[a]
+                        if act_deter[a] > 0.0 and scored:
+                            f *= np.exp(-act_deter[a] * pd)
+                        if act_game[a] > 1.0:
+                            if not (scored and _near_threshold(score[i], g_now, band_min,
+                                                               game_window)):
+                                f /= act_game[a]
+                        if act_parent[a] and not elder[i]:
+                            f = 0.0
+                        if f < 1.0 and rng.uniform(akey, rng.S_ACCEPT, c) >= f:
+                            continue
+                        recorded = pd >= 1.0 or rng.uniform(akey, rng.S_DETECT, c) < pd
+                        if day >= burn:
+                            acts_day[tid, od, grp, a, A_TRUE] += 1
+                            acts_grade[tid, od, grp, g_now, A_TRUE] += 1
+                            if recorded:
+                                acts_day[tid, od, grp, a, A_RECORDED] += 1
+                                acts_grade[tid, od, grp, g_now, A_RECORDED] += 1
+                        if scored and act_points[a] < 0:
+                            nbad[i] += 1
+                        if recorded and scored:
+                            add_act(acc, a, act_points, act_lists, act_cap, act_class)
+                            add_act(acc_t, a, act_points, act_lists, act_cap, act_class)
+                        if pid >= 0:
+                            _panel_row(pbuf, pn, tid, pid, day - burn, KIND_ACT, a, recorded, 0)
+                    if covered and day_changes(acc):
+                        changed = True
+                        l_before = lists[i]
+                        close_day(i, day, acc, akey, True, score, lists, lexp, lrem, rec,
+                                  score_min, score_max, max_ded, list_dur, list_ext_p,
+                                  list_ext_min, list_ext_max, list_rem_rate, list_rem_delay,
+                                  thr_list, thr_at_most)
+                        # the shadow state: what true records alone would give
+                        strue[i] = shift_score(strue[i], acc_t[ACC_GAINED], acc_t[ACC_LOST],
+                                               acc_t[ACC_CAP], score_min, score_max, max_ded)
+                        true_bits = acc_t[ACC_LISTS] | threshold_lists(strue[i], thr_list,
+                                                                       thr_at_most)
+                        new_bits = lists[i] & ~l_before
+                        lfalse[i] = (lfalse[i] | (new_bits & ~true_bits)) & ~true_bits & lists[i]
+                        if rev_pts != 0 or rev_lists != 0:
+                            rec[i, REC_REV_DAY] = day + appeal_delay
+                            rec[i, REC_REV_PTS] += rev_pts
+                            rec[i, REC_REV_LISTS] |= rev_lists & lfalse[i]
+                if changed:
+                    g_old, sc_old, fs_old, sp_old = _state(covered, s_old, st_old, l_old, lf_old,
+                                                           spill[i], K, band_min, grade_sanc, list_sanc)
+                    td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
+                                    rec_pts_max, rec_cls_max, rec_cls_min)
+                    g_new, sc_new, fs_new, sp_new = _state(covered, score[i], strue[i], lists[i],
+                                                           lfalse[i], spill[i], K, band_min,
+                                                           grade_sanc, list_sanc)
+                    if (score[i] != s_old or lists[i] != l_old or g_new != g_old
+                            or sc_new != sc_old or fs_new != fs_old or lfalse[i] != lf_old):
+                        _emit(diff, tid, od, grp, g_old, s_old, l_old, sc_old, fs_old, lf_old,
+                              sp_old, -1, True, S, L, restrict)
+                        _emit(diff, tid, od, grp, g_new, score[i], lists[i], sc_new, fs_new,
+                              lfalse[i], sp_new, 1, True, S, L, restrict)
+                        if (sc_new & reach) != (sc_old & reach):
+                            dirty[i] = 1
+                    if g_new == K - 1:
+                        flags[i] |= F_LOWEST
+                    elif flags[i] & F_LOWEST:
+                        flags[i] |= F_LEFT_LOWEST
+                    if sc_new & restrict:
+                        flags[i] |= F_RESTRICTED
+                    if fs_new & restrict:
+                        flags[i] |= F_FALSE_RESTRICTED
+                    w_new = surv_grades[g_new] or (lists[i] & surv_lists) != 0
+                    if w_new != watched:
+                        # a watched agent's detection changes: redraw (Poisson: memoryless)
+                        watched = w_new
+                        lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
+                                         grp_trait, grp_rate, grp_false, grp_female, wbuf)
+                        t = day + 1 + rng.exponential(akey, rng.S_EPOCH, day, lam)
+                    g_now = g_new
+                if pid >= 0 and pn[tid] > p_first:
+                    g_p, sc_p, _, _ = _state(covered, score[i], strue[i], lists[i], lfalse[i],
+                                             spill[i], K, band_min, grade_sanc, list_sanc)
+                    _fill_panel(pbuf, pn, tid, p_first, score[i], g_p, lists[i], sc_p)
+            next_t[i] = t
+            due[i] = min(td, int(t) if t < 1e9 else BIG)
 
 
 @njit(inline="always", cache=True)
