@@ -10,7 +10,12 @@ Agents are numbers drawn from aggregate statistics: credsim never scores real pe
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# OpenMP threads that spin after each parallel region cost milliseconds per epoch on a busy
+# machine; credsim's regions are long, so idle threads should sleep. Set before Numba loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

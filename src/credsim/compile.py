@@ -66,7 +66,8 @@ class BehaviourTables:
     in proportion to its term, then the act within the group from ``grp_cum`` (shared by all).
     """
 
-    trait_sigma: np.ndarray  # float64[T]
+    trait_sigma: np.ndarray  # float64[T] of the traits drawn
+    trait_stream: np.ndarray  # int64[T]: each trait's index in the catalogue (its random stream)
     grp_subject: np.ndarray  # int32[G] 0 person, 1 firm
     grp_trait: np.ndarray  # int32[G] -1 = none (multiplier 1)
     grp_rate: np.ndarray  # float64[G] per day
@@ -176,16 +177,22 @@ def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
 
 
 def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: bool = False,
-                      boost: np.ndarray | None = None) -> BehaviourTables:
-    """``boost[a]`` >= 1 raises act a's candidate rate (thinned back in the kernel: gaming)."""
-    traits = [t.name for t in cat.traits]
+                      boost: np.ndarray | None = None,
+                      keep: np.ndarray | None = None) -> BehaviourTables:
+    """``boost[a]`` >= 1 raises act a's candidate rate (thinned back in the kernel: gaming);
+    acts with ``keep[a]`` false are not simulated (unscored acts skipped for speed). Only the
+    traits that simulated acts use are drawn; each keeps its own random stream."""
     A = len(cat.acts)
     boost = np.ones(A) if boost is None else boost
+    keep = np.ones(A, bool) if keep is None else keep
+    all_traits = [t.name for t in cat.traits]
+    used = sorted({all_traits.index(a.trait) for k, a in enumerate(cat.acts)
+                   if a.trait is not None and a.rate_per_year > 0 and keep[k]})
     groups: dict[tuple[int, int, int], list[int]] = {}
     for a, act in enumerate(cat.acts):
         subj = 0 if act.subject == "person" else 1
-        tr = traits.index(act.trait) if act.trait is not None else -1
-        if act.rate_per_year > 0:
+        tr = used.index(all_traits.index(act.trait)) if act.trait is not None else -1
+        if act.rate_per_year > 0 and keep[a]:
             groups.setdefault((subj, tr, -1), []).append(a)
     sensor_list = list(cat.sensors)
     if errors and not perfect_detection:
@@ -194,7 +201,7 @@ def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: b
                 continue
             members = [a for a, act in enumerate(cat.acts)
                        if sensor.name in act.sensors and act.subject == "person"
-                       and act.rate_per_year > 0]
+                       and act.rate_per_year > 0 and keep[a]]
             if members:
                 groups[(0, -1, s_idx)] = members
     keys = sorted(groups, key=lambda k: (k[2], k[0], k[1]))
@@ -232,7 +239,8 @@ def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: b
             miss_r *= 1.0 - sensors[s].p_rural
         p_detect[a] = (1.0 - miss_u, 1.0 - miss_r)
     return BehaviourTables(
-        trait_sigma=np.array([t.sigma for t in cat.traits], np.float64),
+        trait_sigma=np.array([cat.traits[t].sigma for t in used], np.float64),
+        trait_stream=np.array(used, np.int64),
         grp_subject=np.array(grp_subject, np.int32),
         grp_trait=np.array(grp_trait, np.int32),
         grp_rate=np.array(grp_rate, np.float64),

@@ -101,7 +101,7 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
     age = np.empty(n, np.int8)
     traits = np.empty((n, max(T, 1)), np.float32)
     synthesize(spec.seed, c.person_offset, c.persons, c.firm_offset, c.firms, spec.shares,
-               B.trait_sigma, group, age, traits)
+               B.trait_sigma, B.trait_stream, group, age, traits)
     hh_start, hh_of, elder = households(spec.seed, c, spec.household_size, age)
     rep, rf_start, rf = legal_representatives(spec.seed, c, age)
     panel = _panel_ids(spec, c)

@@ -164,7 +164,7 @@ def run_epoch(seed, n_persons, person_offset, firm_offset, d0, d1, burn, days, n
     list_ext_max, list_rem_rate, list_rem_delay, list_on_rem, thr_list, thr_at_most, grade_sanc,
     list_sanc, rec_after, rec_restore, rec_pts_max, rec_cls_max, rec_cls_min,
     # behaviour tables
-    trait_sigma, grp_subject, grp_trait, grp_rate, grp_start, grp_acts, grp_cum, p_detect,
+    trait_sigma, trait_stream, grp_subject, grp_trait, grp_rate, grp_start, grp_acts, grp_cum, p_detect,
     act_subject, grp_false, grp_female,
     # mechanism tables
     surv_mult, surv_grades, surv_lists, appeal_p, appeal_delay, act_accept, act_deter, act_game,

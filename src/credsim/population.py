@@ -115,7 +115,7 @@ def plan_population(
 
 @njit(parallel=True, cache=True)
 def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, trait_sigma,
-               group, age, traits):
+               trait_stream, group, age, traits):
     """Fill ``group`` (0-3 sex x place, 4 firm), ``age`` band (0 minor, 1 adult, 2 aged 60+;
     firms 1) and trait multipliers for a community."""
     n = n_persons + n_firms
@@ -132,8 +132,10 @@ def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, tra
             key = rng.agent_key(seed, firm_offset + (i - n_persons))
             group[i] = FIRM_GROUP
             age[i] = 1
+        if age[i] == 0:
+            continue  # minors commit no act: their traits are never read
         for t in range(T):
-            traits[i, t] = np.exp(trait_sigma[t] * rng.normal(key, rng.S_TRAIT + t, 0))
+            traits[i, t] = np.exp(trait_sigma[t] * rng.normal(key, rng.S_TRAIT + trait_stream[t], 0))
 
 
 def age_band_of(seed: int, gids: np.ndarray, shares: np.ndarray) -> np.ndarray:

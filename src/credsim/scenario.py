@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -64,7 +64,11 @@ class TraitOverride(Strict):
 
 
 class BehaviourSpec(Strict):
+    """``unscored_acts = "skip"`` does not simulate acts the regime does not score (faster; their
+    counts are then missing from the acts table)."""
+
     catalogue: str = "default"
+    unscored_acts: Literal["simulate", "skip"] = "simulate"
     acts: dict[str, ActOverride] = Field(default_factory=dict)
     traits: dict[str, TraitOverride] = Field(default_factory=dict)
 

@@ -93,6 +93,9 @@ class Sim:
         n_agents = self.plan.persons + self.plan.firms
         rt = compile_regime(self.regime, self.catalogue.act_names)
         mt = compile_mechanisms(sc, self.regime, self.catalogue, rt)
+        keep = None
+        if sc.behaviour.unscored_acts == "skip":
+            keep = rt.act_rule >= 0
         return EngineSpec(
             seed=sc.seed,
             days=sc.days,
@@ -102,7 +105,7 @@ class Sim:
             household_size=sc.marginals_model.household_size.value,
             regime=rt,
             behaviour=compile_behaviour(self.catalogue, sc.detection.perfect, sc.errors.enabled,
-                                        mt.act_game),
+                                        mt.act_game, keep),
             mechanisms=mt,
             peer=_peer_tuple(self.regime),
             n_sanctions=len(self.regime.sanctions),
