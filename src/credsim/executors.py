@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 
+from credsim.checkpoint import Checkpoints
 from credsim.engine import CommunityResult, EngineSpec, run_community
 from credsim.population import Community
 
@@ -23,8 +24,12 @@ def _init_worker(threads: int) -> None:
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
-def _task(spec: EngineSpec, c: Community) -> CommunityResult:
-    return run_community(spec, c)
+def _task(spec: EngineSpec, c: Community, ckpt: Checkpoints | None = None) -> CommunityResult:
+    """Run one community; with ``ckpt``, checkpoint it here, in the worker, before returning."""
+    res = run_community(spec, c)
+    if ckpt is not None:
+        ckpt.save(res)
+    return res
 
 
 class Executor(ABC):
@@ -33,8 +38,10 @@ class Executor(ABC):
     name = "base"
 
     @abstractmethod
-    def map(self, spec: EngineSpec, comms: Iterable[Community]) -> Iterator[CommunityResult]:
-        """Yield the result of every community, in any order."""
+    def map(self, spec: EngineSpec, comms: Iterable[Community],
+            ckpt: Checkpoints | None = None) -> Iterator[CommunityResult]:
+        """Yield the result of every community, in any order, each already checkpointed when
+        ``ckpt`` is given (workers write their own checkpoints)."""
 
     def close(self) -> None:  # noqa: B027 - most executors hold nothing to release
         """Release workers (nothing to do for executors that hold none)."""
@@ -48,13 +55,13 @@ class InProcess(Executor):
     def __init__(self, threads: int | None = None):
         self.threads = threads
 
-    def map(self, spec, comms):
+    def map(self, spec, comms, ckpt=None):
         if self.threads:
             import numba
 
             numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
         for c in comms:
-            yield run_community(spec, c)
+            yield _task(spec, c, ckpt)
 
 
 class LocalProcesses(Executor):
@@ -71,12 +78,12 @@ class LocalProcesses(Executor):
             initargs=(threads_per_worker,),
         )
 
-    def map(self, spec, comms):
+    def map(self, spec, comms, ckpt=None):
         pending = set()
         it = iter(comms)
         # keep a short queue so memory stays O(workers), not O(communities)
         for c in it:
-            pending.add(self.pool.submit(_task, spec, c))
+            pending.add(self.pool.submit(_task, spec, c, ckpt))
             if len(pending) >= 2 * self.workers:
                 break
         while pending:
@@ -85,7 +92,7 @@ class LocalProcesses(Executor):
                 yield f.result()
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending.add(self.pool.submit(_task, spec, nxt))
+                    pending.add(self.pool.submit(_task, spec, nxt, ckpt))
 
     def close(self):
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -114,12 +121,13 @@ class DaskCluster(Executor):
             self.client = Client(address)
         self.client.run(_init_worker, 1)
 
-    def map(self, spec, comms):
+    def map(self, spec, comms, ckpt=None):
         from distributed import as_completed
 
         spec_f = self.client.scatter(spec, broadcast=True)
         comms = list(comms)
-        futures = [self.client.submit(_task, spec_f, c, pure=False) for c in comms]
+        # on a cluster the run directory must be on storage the workers share for checkpoints
+        futures = [self.client.submit(_task, spec_f, c, ckpt, pure=False) for c in comms]
         for f in as_completed(futures):
             res = f.result()
             f.release()
@@ -143,9 +151,3 @@ def make_executor(workers: int | None = None, dask: str | None = None,
     if workers == 1:
         return InProcess()
     return LocalProcesses(workers, max(1, cores // workers))
-
-
-def run_all(executor: Executor, spec: EngineSpec, comms: list[Community],
-            on_result: Callable[[CommunityResult], None]) -> None:
-    for res in executor.map(spec, comms):
-        on_result(res)

@@ -169,9 +169,7 @@ class Sim:
         bar = RunProgress(len(comms), agents, enabled=progress)
         bar.start(done=red.done, label=f"{self.scenario.name} ({executor.name})")
         try:
-            for r in executor.map(spec, todo):
-                if ckpt is not None:
-                    ckpt.save(r)
+            for r in executor.map(spec, todo, ckpt):
                 red.add(r)
                 bar.advance(r.persons + r.firms, r.events)
         finally:
