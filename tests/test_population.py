@@ -56,6 +56,15 @@ def test_attributes_follow_marginals_and_do_not_depend_on_community_size(china):
         synthesize(11, off, count, 1 << 40, 0, shares, sig, np.array([0]), g, a, t)
         return g, a, t
 
+    def synth2(off, count):
+        # two traits from one Box-Muller pair: both standard normal and uncorrelated
+        g = np.empty(count, np.int8)
+        a = np.empty(count, np.int8)
+        t = np.empty((count, 2), np.float32)
+        synthesize(11, off, count, 1 << 40, 0, shares, np.array([1.0, 1.0]), np.array([0, 1]),
+                   g, a, t)
+        return g, a, t
+
     g, a, t = synth(0, n)
     se = 5 * np.sqrt(0.25 / n)
     assert abs((g >= 2).mean() - shares[0]) < se  # male
@@ -66,6 +75,10 @@ def test_attributes_follow_marginals_and_do_not_depend_on_community_size(china):
     lm = np.log(t[a > 0, 0].astype(np.float64))
     assert abs(lm.mean()) < 5 * 0.5 / np.sqrt(len(lm))
     assert abs(lm.std() - 0.5) < 0.005
+    _, a2_, t2_ = synth2(0, 400_000)
+    z = np.log(t2_[a2_ > 0].astype(np.float64))
+    assert abs(z[:, 0].std() - 1) < 0.01 and abs(z[:, 1].std() - 1) < 0.01
+    assert abs(np.corrcoef(z[:, 0], z[:, 1])[0, 1]) < 0.01
     # the same agents regenerated as a sub-range are identical
     g2, a2, t2 = synth(500_000, 1000)
     assert np.array_equal(g2, g[500_000:501_000]) and np.array_equal(t2, t[500_000:501_000])

@@ -123,25 +123,25 @@ def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, tra
     for i in prange(n):
         if i < n_persons:
             key = rng.agent_key(seed, person_offset + i)
-            male = rng.uniform(key, rng.S_ATTR + 0, 0) < shares[0]
-            ua = rng.uniform(key, rng.S_ATTR + 1, 0)
-            rural = rng.uniform(key, rng.S_ATTR + 2, 0) >= shares[3]
+            u_sex, u_age, u_place = rng.uniform3(key, rng.S_ATTR, 0)
+            male = u_sex < shares[0]
+            rural = u_place >= shares[3]
             group[i] = 2 * np.int8(male) + np.int8(rural)
-            age[i] = 0 if ua < shares[1] else (1 if ua < shares[1] + shares[2] else 2)
+            age[i] = 0 if u_age < shares[1] else (1 if u_age < shares[1] + shares[2] else 2)
         else:
             key = rng.agent_key(seed, firm_offset + (i - n_persons))
             group[i] = FIRM_GROUP
             age[i] = 1
         if age[i] == 0:
-            continue  # minors commit no act: their traits are never read
-        for t in range(T):
-            traits[i, t] = np.exp(trait_sigma[t] * rng.normal(key, rng.S_TRAIT + trait_stream[t], 0))
-
-
-def age_band_of(seed: int, gids: np.ndarray, shares: np.ndarray) -> np.ndarray:
-    """Age band index (0: 0-17, 1: 18-59, 2: 60+) of persons, from the same draw as ``synthesize``."""
-    u = rng.uniforms(seed, gids, rng.S_ATTR + 1, 0)
-    return np.where(u < shares[1], 0, np.where(u < shares[1] + shares[2], 1, 2)).astype(np.int8)
+            for t in range(T):
+                traits[i, t] = 1.0  # minors commit no act: no draw needed
+            continue
+        # traits in pairs: both normals of one Box-Muller draw, keyed by the pair's first trait
+        for t in range(0, T, 2):
+            z0, z1 = rng.normal_pair(key, rng.S_TRAIT + trait_stream[t], 0)
+            traits[i, t] = np.exp(trait_sigma[t] * z0)
+            if t + 1 < T:
+                traits[i, t + 1] = np.exp(trait_sigma[t + 1] * z1)
 
 
 def households(seed: int, c: Community, household_size: float, age: np.ndarray):

@@ -70,6 +70,30 @@ def normal(akey, stream, counter):
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
+_S21 = np.uint64(21)
+_S42 = np.uint64(42)
+_LO21 = np.uint64((1 << 21) - 1)
+_INV21 = 1.0 / 2097152.0
+
+
+@njit(inline="always", cache=True)
+def uniform3(akey, stream, counter):
+    """Three floats in (0, 1) with 21 bits each, from one hash (for coarse attributes)."""
+    h = draw(akey, stream, counter)
+    return (((h & _LO21) + 0.5) * _INV21, (((h >> _S21) & _LO21) + 0.5) * _INV21,
+            (((h >> _S42) & _LO21) + 0.5) * _INV21)
+
+
+@njit(inline="always", cache=True)
+def normal_pair(akey, stream, counter):
+    """Two independent standard normal draws (both Box-Muller outputs of one hash)."""
+    h = draw(akey, stream, counter)
+    u1 = ((h >> _S32) + 0.5) * _INV32
+    u2 = ((h & _LO32) + 0.5) * _INV32
+    r = np.sqrt(-2.0 * np.log(u1))
+    return r * np.cos(2.0 * np.pi * u2), r * np.sin(2.0 * np.pi * u2)
+
+
 @njit(inline="always", cache=True)
 def exponential(akey, stream, counter, rate):
     """Waiting time of a Poisson process of ``rate`` per day; inf when the rate is 0."""
