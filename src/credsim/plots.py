@@ -60,17 +60,23 @@ def _nation_axis(ax: Axes, res: Results) -> None:
     if not scale or scale >= 1:
         return
     sec = ax.secondary_yaxis("right", functions=(lambda x: x / scale, lambda x: x * scale))
-    sec.set_ylabel("nation-equivalent (model output, count / scale)")
+    sec.set_ylabel("nation-equivalent (count / scale)")
     sec.yaxis.set_major_formatter(_THOUSANDS)
 
 
 def _below_legend(ax: Axes, title: str) -> None:
     """A legend under the axes, so it never hides data."""
-    n = len(ax.get_legend_handles_labels()[0])
+    import textwrap
+
+    handles, labels = ax.get_legend_handles_labels()
+    n = len(handles)
+    # long labels wrap, and fewer columns keep the legend as wide as the figure at most
+    labels = [textwrap.fill(lab, 36) for lab in labels]
+    ncol = 1 if n <= 3 else 2
     # anchored at the bottom of the axes and padded in font units, clear of the tick labels and
     # x label whatever the axes' height
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=3.6, ncol=min(3, max(1, n)),
-              fontsize=9, title=title or None, title_fontsize=9, frameon=False)
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=3.6,
+              ncol=ncol, fontsize=8, title=title or None, title_fontsize=9, frameon=False)
 
 
 def _sanction_label(res: Results, name: str) -> str:
