@@ -177,3 +177,22 @@ def test_links_apply_from_the_next_epoch_in_a_run():
     sp = res.summary["harms"]["spillover"]
     assert sp["unscored_persons_through_link_final_day"]["consumption_ban"] > 0  # children
     assert bd.link_sanction_firm_drag.max() > 0  # firms of persons in the bad grade
+
+
+def test_explain_a_panel_agent_shows_its_records_true_and_false(tmp_path):
+    from click.testing import CliRunner
+
+    from credsim.cli import main
+
+    sc = make_scenario(**{**BASE, **errors_on(0.2), "output": {"panel_agents": 400, "report": False}})
+    res = Sim(sc).run(tmp_path / "run", workers=1, progress=False)
+    p = res.panel
+    falsely = p[(p.event == "false_record") & (p.sanctions > 0)]
+    assert len(falsely), "some panel agent should be sanctioned after a false record"
+    k = int(falsely.agent.iloc[0])
+    r = CliRunner().invoke(main, ["explain", "--run", str(tmp_path / "run"), "--agent", str(k)])
+    assert r.exit_code == 0, r.output
+    assert "FALSE RECORD" in r.output and "resting on:" in r.output
+    assert "[FALSE, eye (false match)]" in r.output
+    r = CliRunner().invoke(main, ["explain", "--run", str(tmp_path / "run"), "--agent", "999999"])
+    assert r.exit_code == 2 and "no panel agent 999999" in r.output
