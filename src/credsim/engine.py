@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from credsim import rng
 from credsim.compile import GROUPS, BehaviourTables, MechanismTables, RegimeTables
@@ -102,8 +103,15 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
     traits = np.empty((n, max(T, 1)), np.float32)
     synthesize(spec.seed, c.person_offset, c.persons, c.firm_offset, c.firms, spec.shares,
                B.trait_sigma, B.trait_stream, group, age, traits)
-    hh_start, hh_of, elder = households(spec.seed, c, spec.household_size, age)
-    rep, rf_start, rf = legal_representatives(spec.seed, c, age)
+    # links are built only when something uses them (coupling, or acts that need a parent)
+    if X.households or X.act_parent.any():
+        hh_start, hh_of, elder = households(spec.seed, c, spec.household_size, age)
+    else:
+        hh_start, hh_of, elder = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(n, np.bool_)
+    if X.legal_reps:
+        rep, rf_start, rf = legal_representatives(spec.seed, c, age)
+    else:
+        rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
     panel = _panel_ids(spec, c)
 
     score = np.empty(n, np.int32)
@@ -183,20 +191,26 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
 def _harm(group, age, flags, nbad) -> np.ndarray:
     """Per group and true-behaviour bucket: how many agents were ever restricted, falsely
     restricted, reached the lowest grade, left it, or were sanctioned through a link."""
-    G = len(GROUPS)
-    act = age > 0
-    bucket = np.minimum(nbad, 2).astype(np.int64)
-    key = (group.astype(np.int64) * 3 + bucket)[act]
-    f = flags[act]
-    cols = [np.ones_like(f, dtype=bool), f & F_RESTRICTED, f & F_FALSE_RESTRICTED, f & F_LOWEST,
-            f & F_LEFT_LOWEST, f & F_SPILL]
-    out = np.zeros((G, 3, len(cols)), np.int64)
-    for j, col in enumerate(cols):
-        out[:, :, j] = np.bincount(key, weights=(col > 0), minlength=G * 3).reshape(G, 3)
-    # children (unscored) sanctioned through their household count in the spill column too
-    kids = (age == 0) & (flags & F_SPILL > 0)
-    out[:, 0, 5] += np.bincount(group[kids].astype(np.int64), minlength=G)
+    out = np.zeros((len(GROUPS), 3, len(HARM_COLS)), np.int64)
+    _harm_count(group, age, flags, nbad, out)
     return out
+
+
+@njit(cache=True)
+def _harm_count(group, age, flags, nbad, out):
+    bits = (F_RESTRICTED, F_FALSE_RESTRICTED, F_LOWEST, F_LEFT_LOWEST, F_SPILL)
+    for i in range(group.shape[0]):
+        f = flags[i]
+        if age[i] == 0:
+            # children (unscored) sanctioned through their household count in the spill column
+            if f & F_SPILL:
+                out[group[i], 0, 5] += 1
+            continue
+        b = min(nbad[i], 2)
+        out[group[i], b, 0] += 1
+        for j in range(5):
+            if f & bits[j]:
+                out[group[i], b, j + 1] += 1
 
 
 def _panel_ids(spec: EngineSpec, c: Community) -> np.ndarray:
