@@ -70,6 +70,7 @@ class Sim:
     """A simulation of one scenario. ``Sim.from_file("scenarios/demo.toml").run()``."""
 
     def __init__(self, scenario: Scenario):
+        scenario.check()  # names across files, also for scenarios built in Python
         self.scenario = scenario
         sc = scenario
         self.regime = sc.regime_model
