@@ -20,6 +20,7 @@ from credsim.kernel import KIND_ACT, KIND_FALSE, KIND_LINK, KIND_START, KIND_TIM
 from credsim.rules import CAUSE_EXPIRY, CAUSE_RECOVERY, CAUSE_REMOVAL, CAUSE_REVERSAL
 
 if TYPE_CHECKING:  # pragma: no cover
+    from credsim.engine import EngineSpec
     from credsim.sim import Sim, _Reduction
 
 
@@ -43,7 +44,8 @@ class Results:
 
     # ---------------------------------------------------------------- construction
     @classmethod
-    def from_reduction(cls, sim: Sim, red: _Reduction, perf: dict[str, Any]) -> Results:
+    def from_reduction(cls, sim: Sim, red: _Reduction, perf: dict[str, Any],
+                       spec: EngineSpec) -> Results:
         reg = sim.regime
         grades = reg.grade_labels + [UNSCORED]
         sanctions = [s.name for s in reg.sanctions]
@@ -65,8 +67,8 @@ class Results:
             "acts": acts,
             "act_labels": {a.name: a.label for a in sim.catalogue.acts},
             "lawful_acts": [a.name for a in sim.catalogue.acts if a.lawful],
-            "chilled_acts": [a for a, f in zip(acts, sim.engine_spec().mechanisms.act_accept,
-                                               strict=True) if f < 1.0],
+            "chilled_acts": [a for a, f in zip(acts, spec.mechanisms.act_accept, strict=True)
+                             if f < 1.0],
             "list_labels": {x.name: x.label for x in reg.lists},
             "sensors": [s.name for s in sim.catalogue.sensors],
             "act_sensors": {a.name: list(a.sensors) for a in sim.catalogue.acts},

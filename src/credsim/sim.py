@@ -189,7 +189,7 @@ class Sim:
             "ns_per_event": round(wall * 1e9 / red.events, 1) if red.events else None,
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
-        res = Results.from_reduction(self, red, perf)
+        res = Results.from_reduction(self, red, perf, spec)
         sc = self.scenario
         if sc.output.chilling_baseline and sc.response.chilling > 0:
             from credsim import harms
