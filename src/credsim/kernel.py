@@ -157,15 +157,16 @@ def _near_threshold(score, g, band_min, window):
 
 
 @njit(parallel=True, cache=True)
-def run_epoch(seed, n_persons, person_offset, firm_offset, d0, d1, burn, days, n_blocks,
+def run_epoch(
+    seed, n_persons, person_offset, firm_offset, d0, d1, burn, days, n_blocks,
     # regime tables
     score_init, score_min, score_max, score_sd, covers_person, covers_firm, max_ded, band_min,
     act_points, act_lists, act_cap, act_class, act_rule, list_dur, list_ext_p, list_ext_min,
     list_ext_max, list_rem_rate, list_rem_delay, list_on_rem, thr_list, thr_at_most, grade_sanc,
     list_sanc, rec_after, rec_restore, rec_pts_max, rec_cls_max, rec_cls_min,
     # behaviour tables
-    trait_sigma, trait_stream, grp_subject, grp_trait, grp_rate, grp_start, grp_acts, grp_cum, p_detect,
-    act_subject, grp_false, grp_female,
+    trait_sigma, trait_stream, grp_subject, grp_trait, grp_rate, grp_start, grp_acts, grp_cum,
+    p_detect, act_subject, grp_false, grp_female,
     # mechanism tables
     surv_mult, surv_grades, surv_lists, appeal_p, appeal_delay, act_accept, act_deter, act_game,
     act_parent, game_window, reach_children, reach_rep, reach_firms, restrict_mask, households,
