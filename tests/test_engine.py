@@ -61,7 +61,7 @@ def test_grade_counts_sum_to_population_every_day(lists_run):
 def test_scores_within_bounds_and_sanction_counts_consistent(lists_run):
     res = lists_run
     d = res.daily
-    scored = d[d.grade != "unscored"]
+    scored = d[(d.grade != "unscored") & (d.persons > 0)]
     mean = scored.score_sum / scored.persons
     assert (mean >= 0).all() and (mean <= 120).all()
     # privilege 'bonus' holds exactly for grade 'high'; 'no_travel' for all of 'low'
@@ -72,6 +72,12 @@ def test_scores_within_bounds_and_sanction_counts_consistent(lists_run):
     assert (d.list_black <= d.persons).all() and (d.list_floor <= d.persons).all()
     hist = res.score_hist
     assert hist.sum() > 0 and len(hist) == 121
+
+
+def test_daily_keeps_every_act_even_in_cells_emptied_that_day(lists_run):
+    d, a = lists_run.daily, lists_run.acts
+    assert d.acts_true.sum() == a["true"].sum()
+    assert d.acts_recorded.sum() == a.recorded.sum()
 
 
 def test_recorded_never_exceeds_true_and_matches_detection_probability(lists_run):

@@ -24,8 +24,8 @@ class Trait(Sourced):
 
 
 class Act(Sourced):
-    """One kind of act. Each agent commits it on a given day with probability
-    ``min(1, rate_per_year * multiplier / 365)`` (a Bernoulli draw per day)."""
+    """One kind of act. Each agent commits it as a Poisson process of ``rate_per_year x
+    multiplier`` a year (the multiplier from the act's trait), resolved to days."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str

@@ -290,7 +290,8 @@ def compile_mechanisms(sc, regime: Regime, cat: Catalogue, rt: RegimeTables) -> 
     watched = np.zeros(K + 1, np.bool_)
     surv_lists = 0
     if surv.enabled and surv.multiplier > 1:
-        watched[max(0, K - surv.lowest_grades):K] = surv.lowest_grades > 0
+        # the lowest grades, never all of them (a one-band regime has no "low" grade)
+        watched[max(1, K - surv.lowest_grades):K] = surv.lowest_grades > 0
         if surv.listed:
             surv_lists = (1 << len(regime.lists)) - 1
     resp = sc.response

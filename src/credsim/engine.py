@@ -154,7 +154,7 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
             peer_round(spec.seed, d0 // step, d1, spec.burn_in, c.persons, c.person_offset, n_meet,
                        contacts, memory, qm, qsd, nsd, R.score_min, R.score_max, R.band_min,
                        R.grade_sanc, R.list_sanc, R.covers_person, group, age, score, strue,
-                       lists, lfalse, spill, due, diff, S, L, N_BLOCKS, X.restrict_mask)
+                       lists, lfalse, spill, due, flags, diff, S, L, N_BLOCKS, X.restrict_mask)
         if coupled and d1 < total:
             todo = np.flatnonzero(dirty).astype(np.int64)
             if len(todo):

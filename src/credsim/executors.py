@@ -140,7 +140,7 @@ class DaskCluster(Executor):
 
 
 def make_executor(workers: int | None = None, dask: str | None = None,
-                  n_communities: int = 1) -> Executor:
+                  n_communities: int = 1, threads: int | None = None) -> Executor:
     """The executor a user asked for; by default local processes on a multi-core machine."""
     if dask:
         return DaskCluster(dask, workers or 2)
@@ -149,5 +149,5 @@ def make_executor(workers: int | None = None, dask: str | None = None,
         workers = cores if n_communities > 1 else 1
     workers = max(1, min(workers, n_communities))
     if workers == 1:
-        return InProcess()
+        return InProcess(threads)
     return LocalProcesses(workers, max(1, cores // workers))

@@ -243,7 +243,7 @@ def panel_steps(rows, meta: dict) -> list[Step]:
 
 def panel_chains(rows, meta: dict) -> list[str]:
     """For each sanction the agent came under, the chain of records it rests on: every record
-    (true or false, with its source) since the agent last held no sanction."""
+    (true or false, with its source) from the start of the run up to it."""
     out: list[str] = []
     held = 0
     chain: list[str] = []
@@ -261,7 +261,5 @@ def panel_chains(rows, meta: dict) -> list[str]:
                     continue
                 out.append(f"day {r.day}: {label} ({meta['sanction_kinds'][name]}), resting on:")
                 out.extend(chain or ["    (no record: a grade-based measure from the start)"])
-        if now == 0:
-            chain = []
         held = now
     return out or ["this agent came under no sanction in the run"]

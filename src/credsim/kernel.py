@@ -251,6 +251,8 @@ def run_epoch(
                       covered, S, L, restrict)
                 if covered and g0 == K - 1:
                     flags[i] |= F_LOWEST
+                if sc0 & restrict:
+                    flags[i] |= F_RESTRICTED
                 if pid >= 0:
                     p_first = pn[tid]
                     _panel_row(pbuf, pn, tid, pid, 0 - burn, KIND_START, 0, 0, 0)
@@ -292,7 +294,7 @@ def run_epoch(
                                 strue[i] = list_on_rem[k]
                         if pid >= 0:
                             _panel_row(pbuf, pn, tid, pid, day - burn, KIND_TIMER,
-                                       cause * 100 + k, 0, 0)
+                                       cause * 100000 + k, 0, 0)
                     lfalse[i] &= lists[i]
                 if ad == day:
                     if lam < 0.0:
@@ -359,7 +361,8 @@ def run_epoch(
                             if recorded:
                                 acts_day[tid, od, grp, a, A_RECORDED] += 1
                                 acts_grade[tid, od, grp, g_now, A_RECORDED] += 1
-                        if scored and act_points[a] < 0:
+                        if scored and (act_points[a] < 0 or act_lists[a] != 0
+                                       or act_cap[a] < BIG):
                             nbad[i] += 1
                         if recorded and scored:
                             add_act(acc, a, act_points, act_lists, act_cap, act_class)
@@ -510,6 +513,8 @@ def couple(
                   covered, S, L, restrict)
             if new:
                 flags[m] |= F_SPILL
+            if new & restrict:
+                flags[m] |= F_RESTRICTED
             if panel[m] >= 0:
                 p_first = pn[0]
                 _panel_row(pbuf, pn, 0, panel[m], day - burn, KIND_LINK, np.int64(new), 0, 0)

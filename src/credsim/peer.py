@@ -11,11 +11,13 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from credsim import rng
-from credsim.kernel import _emit, _state
+from credsim.kernel import F_LEFT_LOWEST, F_LOWEST, F_RESTRICTED, _emit, _state
 
-S_CONTACT = 900
-S_QUALITY = 901
-S_STARS = 902
+S_CONTACT = 900  # which agent fills a contact slot
+S_QUALITY = 901  # the stars an agent earns on average
+S_STARS = 902  # the noise of one rating
+S_SLOT = 903  # which contact slot one meeting uses
+PER_EPOCH = 1_000_000  # counter space of one epoch's meetings
 
 
 @njit(cache=True)
@@ -42,8 +44,8 @@ def _stars(akey, quality_mean, quality_sd, noise_sd, counter):
 @njit(parallel=True, cache=True)
 def peer_round(seed, epoch, day, burn, n_persons, person_offset, n_meet, contacts, memory,
                quality_mean, quality_sd, noise_sd, score_min, score_max, band_min, grade_sanc,
-               list_sanc, covers_person, group, age, score, strue, lists, lfalse, spill, due, diff,
-               S, L, n_blocks, restrict_mask):
+               list_sanc, covers_person, group, age, score, strue, lists, lfalse, spill, due, flags,
+               diff, S, L, n_blocks, restrict_mask):
     """One round of ratings among the persons of a community, applied on ``day``."""
     old = score.copy()
     restrict = np.uint64(restrict_mask)
@@ -60,12 +62,12 @@ def peer_round(seed, epoch, day, burn, n_persons, person_offset, n_meet, contact
             akey = rng.agent_key(seed, person_offset + i)
             m = 0
             for r in range(n_meet):
-                slot = int(rng.uniform(akey, S_CONTACT + 1, epoch * 4096 + r) * contacts)
+                slot = int(rng.uniform(akey, S_SLOT, epoch * PER_EPOCH + r) * contacts)
                 j = int(rng.uniform(akey, S_CONTACT, slot) * n_persons)
                 if j == i or age[j] == 0:
                     continue
                 raters[m] = old[j]
-                stars[m] = _stars(akey, quality_mean, quality_sd, noise_sd, epoch * 4096 + r)
+                stars[m] = _stars(akey, quality_mean, quality_sd, noise_sd, epoch * PER_EPOCH + r)
                 m += 1
             new = peer_update(old[i], raters[:m], stars[:m], memory)
             new = min(max(new, score_min), score_max)
@@ -82,3 +84,9 @@ def peer_round(seed, epoch, day, burn, n_persons, person_offset, n_meet, contact
                   True, S, L, restrict)
             _emit(diff, tid, od, group[i], g1, new, lists[i], sc1, fs1, lfalse[i], sp1, 1, True,
                   S, L, restrict)
+            if sc1 & restrict:
+                flags[i] |= F_RESTRICTED
+            if g1 == K - 1:
+                flags[i] |= F_LOWEST
+            elif flags[i] & F_LOWEST:
+                flags[i] |= F_LEFT_LOWEST

@@ -134,7 +134,6 @@ class Regime(Strict):
     summary: str
     description: str = ""
     covers: list[Subject] = Field(default_factory=lambda: ["person"])
-    adult_age: int = Field(default=18, ge=0)
     max_deduction_per_day: int | None = Field(default=None, gt=0)
     score: Score
     bands: list[Band] = Field(min_length=1)
@@ -213,7 +212,9 @@ def regime_problems(r: Regime, known_acts: set[str] | None = None) -> list[str]:
             p.append(f"rules[{k}].cap_grade: {rule.cap_grade!r} is not a band (bands: {labels})")
         if known_acts is not None and rule.act not in known_acts:
             p.append(f"rules[{k}].act: {rule.act!r} is not an act of the behaviour catalogue")
-        if dims and rule.dimension not in dims:
+        if rule.dimension is not None and not dims:
+            p.append(f"rules[{k}].dimension: {rule.dimension!r} but the regime declares no dimensions")
+        elif dims and rule.dimension not in dims:
             p.append(f"rules[{k}].dimension: {rule.dimension!r} is not a dimension ({sorted(dims)})")
     for k, t in enumerate(r.thresholds):
         if t.list not in lists:

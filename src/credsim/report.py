@@ -54,7 +54,7 @@ PERF_LABELS = {
     "agents": "agents simulated (persons and firms)",
     "communities": "communities (independent blocks of the population)",
     "communities_resumed": "communities resumed from a checkpoint",
-    "events": "events processed (acts and timers)",
+    "events": "events processed (candidate acts and false matches)",
     "ns_per_event": "nanoseconds per event",
     "agent_days_per_second": "agent-days per second",
     "peak_rss_mb": "peak memory (MB)",
@@ -153,10 +153,10 @@ def _population_table(res: Results) -> str:
         rows.append(("firms simulated", _int(m["firms"])))
     scale = s.get("scale") or 0
     rows += [
-        ("scale (simulated persons / national persons)", f"{scale:.6g}"),
+        ("scale (simulated persons / persons of the provinces simulated)", f"{scale:.6g}"),
         ("real persons per simulated person", _num(1 / scale, 1) if scale else "—"),
         ("days simulated", _int(m["days"])),
-        ("provinces", _int(len(m.get("provinces", [])))),
+        ("provinces simulated", _int(res.daily["province"].nunique())),
     ]
     return "<h3>Population</h3>\n" + _table(("", "value"), rows, numeric=(1,))
 

@@ -113,7 +113,7 @@ class Results:
 
     def plot(self, kind: str = "grades", ax=None):
         """A matplotlib figure: ``grades``, ``sanctions``, ``lists``, ``acts``, ``scores``,
-        ``regions``."""
+        ``regions``, ``groups``."""
         from credsim import plots
 
         return plots.plot(self, kind, ax=ax)
@@ -151,7 +151,7 @@ class Results:
 # -------------------------------------------------------------------- frames
 def _daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict) -> pd.DataFrame:
     P, D, G, K1, M = level.shape
-    idx = np.nonzero(level[..., 0] > 0)
+    idx = np.nonzero((level[..., 0] > 0) | (acts_grade.sum(axis=-1) > 0))
     p, day, g, k = idx
     cols: dict[str, Any] = {
         "day": day.astype(np.int32),
@@ -242,7 +242,7 @@ def _panel_frame(chunks: list, meta: dict) -> pd.DataFrame:
         if kind in (KIND_ACT, KIND_FALSE):
             detail.append(meta["acts"][code])
         elif kind == KIND_TIMER:
-            cause, idx = divmod(int(code), 100)
+            cause, idx = divmod(int(code), 100000)
             what = causes.get(cause, "?")
             if cause == CAUSE_RECOVERY:
                 detail.append(f"recovery[{idx}]")

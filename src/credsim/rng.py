@@ -30,10 +30,9 @@ S_WAIT = 256  # time to the next act (counter: the agent's event number)
 S_CHOICE = 257  # which act
 S_DETECT = 258  # whether a sensor records it
 S_ACCEPT = 259  # thinning acceptance (behaviour response)
-S_EPOCH = 260  # redraw at an epoch boundary (counter: epoch number)
+S_EPOCH = 260  # redraw of the next event when watching changes (counter: the day)
 S_EXTEND = 512  # + list index: listing extension
 S_REMOVE = 640  # + list index: time to performance / regularisation
-S_ERROR = 768  # + sensor index: false records
 
 
 @njit(inline="always", cache=True)

@@ -192,11 +192,12 @@ class Scenario(Strict):
         for name in self.behaviour.traits:
             if name not in traits:
                 problems.append(f"behaviour.traits.{name}: not a trait of the catalogue ({sorted(traits)})")
-        for name in [*self.detection.sensors, *self.detection.errors]:
-            if name not in sensors:
-                problems.append(
-                    f"detection.sensors.{name}: not a sensor of the catalogue ({sorted(sensors)})"
-                )
+        for table in ("sensors", "errors"):
+            for name in getattr(self.detection, table):
+                if name not in sensors:
+                    problems.append(
+                        f"detection.{table}.{name}: not a sensor of the catalogue ({sorted(sensors)})"
+                    )
         provinces = {p for p, _, _ in self.marginals_model.province_table}
         for j, p in enumerate(self.population.provinces):
             if p not in provinces:

@@ -165,8 +165,10 @@ class Sim:
                     else:
                         red.add(r)
         agents = sum(c.agents for c in comms)
+        computed_agents = sum(c.agents for c in todo)
+        resumed_events = red.events
         t0 = time.perf_counter()
-        executor = make_executor(workers, dask, len(todo))
+        executor = make_executor(workers, dask, len(todo), self.scenario.threads)
         bar = RunProgress(len(comms), agents, enabled=progress)
         bar.start(done=red.done, label=f"{self.scenario.name} ({executor.name})")
         try:
@@ -184,9 +186,11 @@ class Sim:
             "communities": len(comms),
             "communities_resumed": len(comms) - len(todo),
             "agents": agents,
-            "agent_days_per_second": round(agents * spec.days / wall) if wall > 0 else None,
+            "agent_days_per_second": (round(computed_agents * spec.days / wall)
+                                      if wall > 0 and computed_agents else None),
             "events": red.events,
-            "ns_per_event": round(wall * 1e9 / red.events, 1) if red.events else None,
+            "ns_per_event": (round(wall * 1e9 / (red.events - resumed_events), 1)
+                             if red.events > resumed_events else None),
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
         res = Results.from_reduction(self, red, perf, spec)
