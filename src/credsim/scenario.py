@@ -127,6 +127,17 @@ class Scenario(Strict):
     _base: Path | None = PrivateAttr(default=None)
     _source: str = PrivateAttr(default="<scenario>")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _mechanism_defaults(cls, data: Any) -> Any:
+        """A mechanism table given in part takes its other keys from data/mechanisms.toml, the
+        one place their defaults (and sources) live."""
+        if isinstance(data, dict):
+            for sec in ("errors", "appeals", "surveillance", "response", "coupling"):
+                if isinstance(data.get(sec), dict):
+                    data = {**data, sec: {**default(sec), **data[sec]}}
+        return data
+
     @classmethod
     def from_file(cls, path: str | Path) -> Scenario:
         path = Path(path)
