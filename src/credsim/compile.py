@@ -53,6 +53,7 @@ class RegimeTables:
     rec_pts_max: np.ndarray  # int32[R] (BIG = no condition)
     rec_cls_max: np.ndarray  # int32[R]
     rec_cls_min: np.ndarray  # int32[R]
+    grade_lut: np.ndarray  # int16[score_max - score_min + 1]: grade of each score (no band search)
 
     def as_tuple(self) -> tuple:
         return tuple(getattr(self, f) for f in self.__dataclass_fields__)
@@ -81,6 +82,16 @@ class BehaviourTables:
 
     def as_tuple(self) -> tuple:
         return tuple(getattr(self, f) for f in self.__dataclass_fields__)
+
+
+def grade_table(band_min: np.ndarray, score_min: int, score_max: int) -> np.ndarray:
+    """The grade of every score in [score_min, score_max], as ``rules.grade_of`` gives it: the
+    first band (best first) whose minimum the score reaches, else the last band."""
+    scores = np.arange(score_min, score_max + 1)
+    lut = np.full(len(scores), len(band_min) - 1, np.int16)
+    for k in range(len(band_min) - 1, -1, -1):
+        lut[scores >= band_min[k]] = k
+    return lut
 
 
 def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
@@ -134,6 +145,7 @@ def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
         for li in sn.lists:
             list_sanc[lists.index(li)] |= bit
     rec = sorted(regime.recovery, key=lambda r: r.after_days)
+    band_min = np.array([b.min for b in regime.bands], np.int32)
     return RegimeTables(
         score_init=regime.score.initial,
         score_min=regime.score.min,
@@ -142,7 +154,7 @@ def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
         covers_person="person" in regime.covers,
         covers_firm="firm" in regime.covers,
         max_ded=regime.max_deduction_per_day or 0,
-        band_min=np.array([b.min for b in regime.bands], np.int32),
+        band_min=band_min,
         act_points=act_points,
         act_lists=act_lists,
         act_cap=act_cap,
@@ -173,6 +185,7 @@ def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
             [-1 if r.if_last_class_at_least is None else r.if_last_class_at_least for r in rec],
             np.int32,
         ),
+        grade_lut=grade_table(band_min, regime.score.min, regime.score.max),
     )
 
 

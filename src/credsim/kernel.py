@@ -115,6 +115,43 @@ def _state(covered, score, strue, lists, lfalse, spill, K, band_min, grade_sanc,
 
 
 @njit(inline="always", cache=True)
+def _grade(score, score_min, grade_lut):
+    """``grade_of`` by table lookup: no band search, no branch to mispredict."""
+    k = score - score_min
+    if k < 0:
+        k = 0
+    if k >= grade_lut.shape[0]:
+        k = grade_lut.shape[0] - 1
+    return np.int64(grade_lut[k])
+
+
+@njit(inline="always", cache=True)
+def _sanctions(grade, lists, grade_sanc, list_sanc):
+    s = grade_sanc[grade]
+    if lists:
+        for l in range(list_sanc.shape[0]):
+            if (lists >> l) & 1:
+                s |= list_sanc[l]
+    return s
+
+
+@njit(inline="always", cache=True)
+def _state_lut(covered, score, strue, lists, lfalse, spill, K, score_min, grade_lut, grade_sanc,
+               list_sanc):
+    """``_state`` with grades from the regime's table; the true state is derived only when it
+    can differ from the recorded one."""
+    if not covered:
+        return K, spill, np.uint64(0), spill
+    g = _grade(score, score_min, grade_lut)
+    own = _sanctions(g, lists, grade_sanc, list_sanc)
+    own_true = own
+    if strue != score or lfalse != 0:
+        gt = _grade(strue, score_min, grade_lut)
+        own_true = _sanctions(gt, lists & ~lfalse, grade_sanc, list_sanc)
+    return g, own | spill, own & ~own_true, spill & ~own
+
+
+@njit(inline="always", cache=True)
 def _panel_row(pbuf, pn, tid, pid, day, kind, code, rec, false):
     n = pn[tid]
     if n < pbuf.shape[1]:
@@ -163,7 +200,7 @@ def run_epoch(
     score_init, score_min, score_max, score_sd, covers_person, covers_firm, max_ded, band_min,
     act_points, act_lists, act_cap, act_class, act_rule, list_dur, list_ext_p, list_ext_min,
     list_ext_max, list_rem_rate, list_rem_delay, list_on_rem, thr_list, thr_at_most, grade_sanc,
-    list_sanc, rec_after, rec_restore, rec_pts_max, rec_cls_max, rec_cls_min,
+    list_sanc, rec_after, rec_restore, rec_pts_max, rec_cls_max, rec_cls_min, grade_lut,
     # behaviour tables
     trait_sigma, trait_stream, grp_subject, grp_trait, grp_rate, grp_start, grp_acts, grp_cum,
     p_detect, act_subject, grp_false, grp_female,
@@ -233,15 +270,24 @@ def run_epoch(
                 nev[i] = 0
                 flags[i] = 0
                 nbad[i] = 0
-            g0 = grade_of(score[i], band_min) if covered else K
+            g0 = _grade(score[i], score_min, grade_lut) if covered else K
             watched = covered and (surv_grades[g0] or (lists[i] & surv_lists) != 0)
             lam = -1.0  # the agent's rates, computed when first needed
+            # the agent's current (grade, sanctions, false sanctions, link-only), once known
+            have = False
+            cg = K
+            csc = np.uint64(0)
+            cfs = np.uint64(0)
+            csp = np.uint64(0)
             if d0 == 0:
                 sc0 = np.uint64(0)
                 fs0 = np.uint64(0)
                 sp0 = np.uint64(0)
-                g0, sc0, fs0, sp0 = _state(covered, score[i], strue[i], lists[i], lfalse[i], spill[i],
-                                           K, band_min, grade_sanc, list_sanc)
+                g0, sc0, fs0, sp0 = _state_lut(covered, score[i], strue[i], lists[i], lfalse[i],
+                                               spill[i], K, score_min, grade_lut, grade_sanc,
+                                               list_sanc)
+                have = True
+                cg, csc, cfs, csp = g0, sc0, fs0, sp0
                 lam = 0.0
                 if acting:
                     lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
@@ -306,7 +352,7 @@ def run_epoch(
                     reset_day(acc_t)
                     rev_pts = 0
                     rev_lists = 0
-                    g_now = grade_of(s_old, band_min) if covered else K
+                    g_now = cg if have else (_grade(s_old, score_min, grade_lut) if covered else K)
                     while int(t) == day:
                         c = nev[i]
                         nev[i] = c + 1
@@ -316,10 +362,11 @@ def run_epoch(
                         while cw < u and g < G - 1:
                             g += 1
                             cw += wbuf[g]
-                        u2 = rng.uniform(akey, rng.S_CHOICE + 1000, c)
                         j = grp_start[g]
-                        while grp_cum[j] < u2 and j < grp_start[g + 1] - 1:
-                            j += 1
+                        if grp_start[g + 1] - j > 1:  # one act in the group: no draw needed
+                            u2 = rng.uniform(akey, rng.S_CHOICE + 1000, c)
+                            while grp_cum[j] < u2 and j < grp_start[g + 1] - 1:
+                                j += 1
                         a = grp_acts[j]
                         t += rng.exponential(akey, rng.S_WAIT, c + 1, lam)
                         fs = grp_false[g]
@@ -388,21 +435,30 @@ def run_epoch(
                             rec[i, REC_REV_PTS] += rev_pts
                             rec[i, REC_REV_LISTS] |= rev_lists & lfalse[i]
                 if changed:
-                    g_old, sc_old, fs_old, sp_old = _state(covered, s_old, st_old, l_old, lf_old,
-                                                           spill[i], K, band_min, grade_sanc, list_sanc)
+                    if have:
+                        g_old, sc_old, fs_old, sp_old = cg, csc, cfs, csp
+                    else:
+                        g_old, sc_old, fs_old, sp_old = _state_lut(
+                            covered, s_old, st_old, l_old, lf_old, spill[i], K, score_min,
+                            grade_lut, grade_sanc, list_sanc)
                     td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
                                     rec_pts_max, rec_cls_max, rec_cls_min)
-                    g_new, sc_new, fs_new, sp_new = _state(covered, score[i], strue[i], lists[i],
-                                                           lfalse[i], spill[i], K, band_min,
-                                                           grade_sanc, list_sanc)
-                    if (score[i] != s_old or lists[i] != l_old or g_new != g_old
-                            or sc_new != sc_old or fs_new != fs_old or lfalse[i] != lf_old):
+                    g_new, sc_new, fs_new, sp_new = _state_lut(
+                        covered, score[i], strue[i], lists[i], lfalse[i], spill[i], K, score_min,
+                        grade_lut, grade_sanc, list_sanc)
+                    have = True
+                    cg, csc, cfs, csp = g_new, sc_new, fs_new, sp_new
+                    if (lists[i] != l_old or g_new != g_old or sc_new != sc_old
+                            or fs_new != fs_old or sp_new != sp_old or lfalse[i] != lf_old):
                         _emit(diff, tid, od, grp, g_old, s_old, l_old, sc_old, fs_old, lf_old,
                               sp_old, -1, True, S, L, restrict)
                         _emit(diff, tid, od, grp, g_new, score[i], lists[i], sc_new, fs_new,
                               lfalse[i], sp_new, 1, True, S, L, restrict)
                         if (sc_new & reach) != (sc_old & reach):
                             dirty[i] = 1
+                    elif score[i] != s_old:
+                        # same grade and sanctions: only the score sum moves
+                        diff[tid, od, grp, g_new, 1] += score[i] - s_old
                     if g_new == K - 1:
                         flags[i] |= F_LOWEST
                     elif flags[i] & F_LOWEST:
@@ -420,9 +476,12 @@ def run_epoch(
                         t = day + 1 + rng.exponential(akey, rng.S_EPOCH, day, lam)
                     g_now = g_new
                 if pid >= 0 and pn[tid] > p_first:
-                    g_p, sc_p, _, _ = _state(covered, score[i], strue[i], lists[i], lfalse[i],
-                                             spill[i], K, band_min, grade_sanc, list_sanc)
-                    _fill_panel(pbuf, pn, tid, p_first, score[i], g_p, lists[i], sc_p)
+                    if not have:
+                        have = True
+                        cg, csc, cfs, csp = _state_lut(covered, score[i], strue[i], lists[i],
+                                                       lfalse[i], spill[i], K, score_min,
+                                                       grade_lut, grade_sanc, list_sanc)
+                    _fill_panel(pbuf, pn, tid, p_first, score[i], cg, lists[i], csc)
             next_t[i] = t
             due[i] = min(td, int(t) if t < 1e9 else BIG)
 
