@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 
 from credsim.checkpoint import Checkpoints
-from credsim.engine import CommunityResult, EngineSpec, run_community
+from credsim.engine import CommunityResult, EngineSpec, release_scratch, run_community
 from credsim.population import Community
 
 
@@ -62,6 +62,9 @@ class InProcess(Executor):
             numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
         for c in comms:
             yield _task(spec, c, ckpt)
+
+    def close(self):
+        release_scratch()  # the communities' per-agent arrays, kept for reuse during the run
 
 
 class LocalProcesses(Executor):
