@@ -57,7 +57,7 @@ def test_attributes_follow_marginals_and_do_not_depend_on_community_size(china):
         return g, a, t
 
     def synth2(off, count):
-        # two traits from one Box-Muller pair: both standard normal and uncorrelated
+        # two traits, each on its own stream: both standard normal and uncorrelated
         g = np.empty(count, np.int8)
         a = np.empty(count, np.int8)
         t = np.empty((count, 2), np.float32)

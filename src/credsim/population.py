@@ -136,12 +136,10 @@ def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, tra
             for t in range(T):
                 traits[i, t] = 1.0  # minors commit no act: no draw needed
             continue
-        # traits in pairs: both normals of one Box-Muller draw, keyed by the pair's first trait
-        for t in range(0, T, 2):
-            z0, z1 = rng.normal_pair(key, rng.S_TRAIT + trait_stream[t], 0)
-            traits[i, t] = np.exp(trait_sigma[t] * z0)
-            if t + 1 < T:
-                traits[i, t + 1] = np.exp(trait_sigma[t + 1] * z1)
+        # each trait a lognormal multiplier exp(sigma z), z from the ziggurat on the trait's stream
+        for t in range(T):
+            z = rng.standard_normal(key, rng.S_TRAIT + trait_stream[t], 0)
+            traits[i, t] = np.exp(np.float32(trait_sigma[t] * z))
 
 
 def households(seed: int, c: Community, household_size: float, age: np.ndarray):
