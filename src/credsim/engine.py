@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from credsim import rng
-from credsim.compile import GROUPS, BehaviourTables, MechanismTables, RegimeTables
+from credsim.compile import FIRM_GROUP, GROUPS, BehaviourTables, MechanismTables, RegimeTables
 from credsim.kernel import (
     F_FALSE_RESTRICTED,
     F_LEFT_LOWEST,
@@ -148,7 +148,7 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
         rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
     panel = _panel_ids(spec, c)
 
-    # the kernel initialises every agent's state on day 0; links and flags start cleared
+    # the kernel initialises every agent's state on day 0 (links, flags and timers included)
     score = scratch("score", (n,), np.int32)
     strue = scratch("strue", (n,), np.int32)
     lists = scratch("lists", (n,), np.uint16)
@@ -160,9 +160,9 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
     nev = scratch("nev", (n,), np.int32)
     flags = scratch("flags", (n,), np.uint8)
     nbad = scratch("nbad", (n,), np.int16)
-    spill = scratch("spill", (n,), np.uint64, fill=0)
-    dirty = scratch("dirty", (n,), np.uint8, fill=0)
-    due = scratch("due", (n,), np.int32, fill=0)  # first day something may happen to the agent
+    spill = scratch("spill", (n,), np.uint64)
+    dirty = scratch("dirty", (n,), np.uint8)
+    due = scratch("due", (n,), np.int32)  # first day something may happen to the agent
 
     diff = np.zeros((nt, spec.days + 1, G, K1, spec.measures), np.int64)
     acts_day = np.zeros((nt, spec.days, G, A, 3), np.int32)
@@ -201,9 +201,10 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
                        rep, rf_start, rf, panel, score, strue, lists, lfalse, flags, spill, due,
                        diff, pbuf, pn)
 
-    covered = (age > 0) & np.where(group == 4, R.covers_firm, R.covers_person)
-    hist = np.bincount((score[covered] - R.score_min).astype(np.int64),
-                       minlength=R.score_max - R.score_min + 1).astype(np.int64)
+    hist = np.zeros(R.score_max - R.score_min + 1, np.int64)
+    harm = np.zeros((len(GROUPS), 3, len(HARM_COLS)), np.int64)
+    events = _tally(group, age, flags, nbad, score, nev, R.covers_person, R.covers_firm,
+                    R.score_min, hist, harm)
     rows = [pbuf[t, : min(pn[t], pbuf.shape[1])] for t in range(nt)]
     prow = np.concatenate(rows) if rows else np.zeros((0, PANEL_COLS), np.int64)
     if len(prow):
@@ -217,35 +218,36 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
         acts_day=acts_day.sum(axis=0, dtype=np.int64),
         acts_grade=acts_grade.sum(axis=0, dtype=np.int64),
         score_hist=hist,
-        harm=_harm(group, age, flags, nbad),
+        harm=harm,
         panel=prow,
-        events=int(nev.sum()),
+        events=int(events),
     )
 
 
-def _harm(group, age, flags, nbad) -> np.ndarray:
-    """Per group and true-behaviour bucket: how many agents were ever restricted, falsely
-    restricted, reached the lowest grade, left it, or were sanctioned through a link."""
-    out = np.zeros((len(GROUPS), 3, len(HARM_COLS)), np.int64)
-    _harm_count(group, age, flags, nbad, out)
-    return out
-
-
 @njit(cache=True)
-def _harm_count(group, age, flags, nbad, out):
+def _tally(group, age, flags, nbad, score, nev, covers_person, covers_firm, score_min, hist, out):
+    """One pass over a finished community: the final scores of scored agents (``hist``), and per
+    group and true-behaviour bucket how many agents were ever restricted, falsely restricted,
+    reached the lowest grade, left it, or were sanctioned through a link (``out``). Returns the
+    number of events."""
     bits = (F_RESTRICTED, F_FALSE_RESTRICTED, F_LOWEST, F_LEFT_LOWEST, F_SPILL)
+    events = 0
     for i in range(group.shape[0]):
+        events += nev[i]
         f = flags[i]
         if age[i] == 0:
             # children (unscored) sanctioned through their household count in the spill column
             if f & F_SPILL:
                 out[group[i], 0, 5] += 1
             continue
+        if (covers_firm and group[i] == FIRM_GROUP) or (covers_person and group[i] != FIRM_GROUP):
+            hist[score[i] - score_min] += 1
         b = min(nbad[i], 2)
         out[group[i], b, 0] += 1
         for j in range(5):
             if f & bits[j]:
                 out[group[i], b, j + 1] += 1
+    return events
 
 
 def _panel_ids(spec: EngineSpec, c: Community) -> np.ndarray:

@@ -227,6 +227,22 @@ def run_epoch(
     reach = np.uint64(reach_children | reach_rep | reach_firms)
     restrict = np.uint64(restrict_mask)
     block = (n + n_blocks - 1) // n_blocks
+    # detection probability and acceptance of a scored act by (act, place, watched): computed
+    # once here rather than a power and an exponential per event
+    A = p_detect.shape[0]
+    pd_tab = np.empty((A, 2, 2))
+    f_tab = np.empty((A, 2, 2))
+    for x in range(A):  # (names not reused inside the parallel loop)
+        for pl in range(2):
+            for wt in range(2):
+                pdx = p_detect[x, pl]
+                if wt == 1 and pdx < 1.0:
+                    pdx = 1.0 - (1.0 - pdx) ** surv_mult
+                fx = act_accept[x]
+                if act_deter[x] > 0.0:
+                    fx *= np.exp(-act_deter[x] * pdx)
+                pd_tab[x, pl, wt] = pdx
+                f_tab[x, pl, wt] = fx
     for b in prange(n_blocks):
         tid = get_thread_id()
         wbuf = np.empty(max(G, 1))
@@ -249,6 +265,8 @@ def run_epoch(
             female = grp < 2
             pid = panel[i]
             if d0 == 0:
+                spill[i] = 0
+                dirty[i] = 0
                 s0 = score_init
                 if score_sd > 0.0 and covered:
                     s0 = int(np.rint(score_init + score_sd * rng.normal(akey, rng.S_SCORE0, 0)))
@@ -305,7 +323,7 @@ def run_epoch(
                     _fill_panel(pbuf, pn, tid, p_first, score[i], g0, lists[i], sc0)
             t = next_t[i]
             td = BIG
-            if covered:
+            if covered and d0 > 0:  # a fresh agent (day 0) has no timer running
                 td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
                                 rec_pts_max, rec_cls_max, rec_cls_min)
             while True:
@@ -387,12 +405,9 @@ def run_epoch(
                                 _panel_row(pbuf, pn, tid, pid, day - burn, KIND_FALSE, a, 1, fs + 1)
                             continue
                         # a candidate true act: behaviour response thins it
-                        pd = p_detect[a, urban]
-                        if watched and pd < 1.0:
-                            pd = 1.0 - (1.0 - pd) ** surv_mult
-                        f = act_accept[a]
-                        if act_deter[a] > 0.0 and scored:
-                            f *= np.exp(-act_deter[a] * pd)
+                        wi = 1 if watched else 0
+                        pd = pd_tab[a, urban, wi]
+                        f = f_tab[a, urban, wi] if scored else act_accept[a]
                         if act_game[a] > 1.0:
                             if not (scored and _near_threshold(score[i], g_now, band_min,
                                                                game_window)):
