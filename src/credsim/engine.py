@@ -147,6 +147,7 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
     else:
         rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
     panel = _panel_ids(spec, c)
+    bound = _bound(spec, c, age, hh_start, hh_of, rep)
 
     # the kernel initialises every agent's state on day 0 (links, flags and timers included)
     score = scratch("score", (n,), np.int32)
@@ -181,8 +182,8 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
         d1 = min(total, d0 + step)
         run_epoch(spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1, spec.burn_in,
                   spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), *mech, group, age, elder,
-                  traits, panel, score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags,
-                  nbad, spill, dirty, due, diff, acts_day, acts_grade, pbuf, pn)
+                  traits, panel, bound, total, score, strue, lists, lfalse, lexp, lrem, rec,
+                  next_t, nev, flags, nbad, spill, dirty, due, diff, acts_day, acts_grade, pbuf, pn)
         if spec.peer is not None and d1 < total:
             contacts, per_day, memory, qm, qsd, nsd = spec.peer
             n_meet = int(round(per_day * (d1 - d0)))
@@ -248,6 +249,26 @@ def _tally(group, age, flags, nbad, score, nev, covers_person, covers_firm, scor
             if f & bits[j]:
                 out[group[i], b, j + 1] += 1
     return events
+
+
+def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep) -> np.ndarray:
+    """1 for the agents a link can reach or be reached from: they stop at every epoch boundary,
+    where the links are coupled. The others run through the whole horizon in one visit (same
+    results: nothing but a link changes an agent between epochs)."""
+    X = spec.mechanisms
+    bound = scratch("bound", (c.agents,), np.uint8, fill=0)
+    if spec.peer is not None:  # ratings change scores at every boundary
+        bound[:] = 1
+        return bound
+    if X.households and X.reach_children:
+        # every member of a household with a child: parents send, children receive
+        minor = (age[: c.persons] == 0).astype(np.int64)
+        has_child = np.add.reduceat(minor, hh_start[:-1]) > 0 if c.persons else np.zeros(0, bool)
+        bound[: c.persons] |= has_child[hh_of]
+    if X.legal_reps and (X.reach_rep or X.reach_firms):
+        bound[c.persons:] = 1
+        bound[rep] = 1
+    return bound
 
 
 def _panel_ids(spec: EngineSpec, c: Community) -> np.ndarray:

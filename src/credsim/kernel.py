@@ -209,13 +209,15 @@ def run_epoch(
     act_parent, game_window, reach_children, reach_rep, reach_firms, restrict_mask, households,
     legal_reps,
     # agents
-    group, age, elder, traits, panel,
+    group, age, elder, traits, panel, bound, d_end,
     # state
     score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags, nbad, spill, dirty, due,
     # outputs
     diff, acts_day, acts_grade, pbuf, pn,
 ):
     """Run days [d0, d1) for every agent of a community: fixed blocks of agents in parallel.
+    Agents that no link can reach or be reached from (``bound`` 0) run on to ``d_end`` in the
+    first epoch: epochs exist for links only, and revisiting an agent costs cache misses.
     The block body stays inside the parallel loop: moved to a function of its own, it pays
     atomic reference counts on shared arrays at every helper, and two threads run slower
     than one."""
@@ -264,6 +266,7 @@ def run_epoch(
             urban = 0 if (grp == 4 or grp % 2 == 0) else 1  # column of p_detect: 0 urban, 1 rural
             female = grp < 2
             pid = panel[i]
+            end = d1 if bound[i] else d_end
             if d0 == 0:
                 spill[i] = 0
                 dirty[i] = 0
@@ -329,7 +332,7 @@ def run_epoch(
             while True:
                 ad = int(t) if t < 1e15 else BIG
                 day = min(td, ad)
-                if day >= d1:
+                if day >= end:
                     break
                 od = day - burn
                 if od < 0:
