@@ -121,7 +121,11 @@ def release_scratch() -> None:
     _scratch.arrays.clear()
 
 
-def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
+def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> CommunityResult:
+    """Run one community. With ``replay`` (and links that reach children only), every agent
+    runs the whole horizon in one pass and the children's sanctions through their household
+    are replayed from the log of their parents' changes: the same results as stopping at each
+    epoch boundary. A log too long for its buffer falls back to the epochs."""
     n = c.agents
     R, B, X = spec.regime, spec.behaviour, spec.mechanisms
     T = B.trait_sigma.shape[0]
@@ -147,7 +151,13 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
     else:
         rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
     panel = _panel_ids(spec, c)
-    bound = _bound(spec, c, age, hh_start, hh_of, rep)
+    X_reach_adults = X.legal_reps and (X.reach_rep or X.reach_firms)
+    replay = (replay and X.coupled and X.households and bool(X.reach_children)
+              and not X_reach_adults and spec.peer is None)
+    if replay:
+        bound = scratch("bound", (n,), np.uint8, fill=0)
+    else:
+        bound = _bound(spec, c, age, hh_start, hh_of, rep)
 
     # the kernel initialises every agent's state on day 0 (links, flags and timers included)
     score = scratch("score", (n,), np.int32)
@@ -178,12 +188,18 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
     coupled = coupled or spec.peer is not None
     total = spec.burn_in + spec.days
     step = spec.epoch_days if coupled else total
-    for d0 in range(0, total, step):
-        d1 = min(total, d0 + step)
+    log_cap = n // 4 + 1024 if replay else 0
+    rstate = scratch("rstate", (n if replay else 0,), np.uint64)
+    rlog = scratch("rlog", (nt, log_cap, 2), np.int64)
+    rbits = scratch("rbits", (nt, log_cap), np.uint64)
+    rn = np.zeros(nt, np.int64)
+    for d0 in range(0, total, total if replay else step):
+        d1 = total if replay else min(total, d0 + step)
         run_epoch(spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1, spec.burn_in,
                   spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), *mech, group, age, elder,
                   traits, panel, bound, total, score, strue, lists, lfalse, lexp, lrem, rec,
-                  next_t, nev, flags, nbad, spill, dirty, due, diff, acts_day, acts_grade, pbuf, pn)
+                  next_t, nev, flags, nbad, spill, dirty, due, rstate, rlog, rbits, rn, replay,
+                  diff, acts_day, acts_grade, pbuf, pn)
         if spec.peer is not None and d1 < total:
             contacts, per_day, memory, qm, qsd, nsd = spec.peer
             n_meet = int(round(per_day * (d1 - d0)))
@@ -200,7 +216,27 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
                        X.reach_firms, X.households, X.legal_reps, X.restrict_mask, group, age,
                        hh_start, hh_of,
                        rep, rf_start, rf, panel, score, strue, lists, lfalse, flags, spill, due,
-                       diff, pbuf, pn)
+                       diff, pbuf, pn, rstate, False)
+    if replay:
+        if (rn > log_cap).any():
+            return run_community(spec, c, replay=False)
+        la = np.concatenate([rlog[t, : rn[t], 0] for t in range(nt)])
+        ld = np.concatenate([rlog[t, : rn[t], 1] for t in range(nt)])
+        lb = np.concatenate([rbits[t, : rn[t]] for t in range(nt)])
+        order = np.lexsort((la, ld))  # by day, then agent: the same whatever the threads
+        la, ld, lb = la[order], ld[order], lb[order]
+        q = 0
+        for b in range(step, total, step):  # each boundary: the parents' state on that day
+            j = int(np.searchsorted(ld, b, side="left"))
+            if j > q:
+                _set_in_order(rstate, la[q:j], lb[q:j])
+                todo = np.unique(la[q:j])
+                couple(b, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
+                       R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
+                       X.reach_firms, X.households, X.legal_reps, X.restrict_mask, group, age,
+                       hh_start, hh_of, rep, rf_start, rf, panel, score, strue, lists, lfalse,
+                       flags, spill, due, diff, pbuf, pn, rstate, True)
+                q = j
 
     hist = np.zeros(R.score_max - R.score_min + 1, np.int64)
     harm = np.zeros((len(GROUPS), 3, len(HARM_COLS)), np.int64)
@@ -223,6 +259,13 @@ def run_community(spec: EngineSpec, c: Community) -> CommunityResult:
         panel=prow,
         events=int(events),
     )
+
+
+@njit(cache=True)
+def _set_in_order(state, agents, bits):
+    """state[agents[k]] = bits[k] in order, so an agent's last change wins."""
+    for k in range(agents.shape[0]):
+        state[agents[k]] = bits[k]
 
 
 @njit(cache=True)

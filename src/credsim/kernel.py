@@ -212,12 +212,16 @@ def run_epoch(
     group, age, elder, traits, panel, bound, d_end,
     # state
     score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags, nbad, spill, dirty, due,
+    # reach log (households replayed after the run): day-0 state, changes, count per thread
+    rstate, rlog, rbits, rn, log_reach,
     # outputs
     diff, acts_day, acts_grade, pbuf, pn,
 ):
     """Run days [d0, d1) for every agent of a community: fixed blocks of agents in parallel.
     Agents that no link can reach or be reached from (``bound`` 0) run on to ``d_end`` in the
     first epoch: epochs exist for links only, and revisiting an agent costs cache misses.
+    With ``log_reach``, each change of an agent's sanctions that reach others is logged (agent,
+    day, bits) so that links to children can be replayed after one pass (``couple``).
     The block body stays inside the parallel loop: moved to a function of its own, it pays
     atomic reference counts on shared arrays at every helper, and two threads run slower
     than one."""
@@ -309,6 +313,8 @@ def run_epoch(
                                                list_sanc)
                 have = True
                 cg, csc, cfs, csp = g0, sc0, fs0, sp0
+                if log_reach:
+                    rstate[i] = sc0 & reach
                 lam = 0.0
                 if acting:
                     lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
@@ -474,6 +480,13 @@ def run_epoch(
                               lfalse[i], sp_new, 1, True, S, L, restrict)
                         if (sc_new & reach) != (sc_old & reach):
                             dirty[i] = 1
+                            if log_reach:
+                                k = rn[tid]
+                                if k < rlog.shape[1]:
+                                    rlog[tid, k, 0] = i
+                                    rlog[tid, k, 1] = day
+                                    rbits[tid, k] = sc_new & reach
+                                rn[tid] = k + 1  # past the capacity: the caller reruns
                     elif score[i] != s_old:
                         # same grade and sanctions: only the score sum moves
                         diff[tid, od, grp, g_new, 1] += score[i] - s_old
@@ -529,12 +542,14 @@ def couple(
     day, burn, todo, n_persons, S, L, band_min, grade_sanc, list_sanc, covers_person, covers_firm,
     reach_children, reach_rep, reach_firms, households, legal_reps, restrict_mask,
     group, age, hh_start, hh_of, rep, rf_start, rf, panel,
-    score, strue, lists, lfalse, flags, spill, due, diff, pbuf, pn,
+    score, strue, lists, lfalse, flags, spill, due, diff, pbuf, pn, rstate, use_rstate,
 ):
     """Joint punishment through links, applied at an epoch boundary (``day``, the first day of the
     next epoch): sanctions that reach a household's children or a firm's legal representative
     (and back, to the firms a person represents) are put on them, or lifted. Only the links of
-    the agents in ``todo`` (whose reaching sanctions changed during the epoch) are visited."""
+    the agents in ``todo`` (whose reaching sanctions changed during the epoch) are visited.
+    With ``use_rstate``, household members' reaching sanctions are read from ``rstate`` (their
+    state at ``day``, replayed from the reach log) instead of their current records."""
     K = band_min.shape[0]
     od = max(day - burn, 0)
     restrict = np.uint64(restrict_mask)
@@ -564,8 +579,11 @@ def couple(
                 if households and age[m] == 0:
                     h = hh_of[m]
                     for x in range(hh_start[h], hh_start[h + 1]):
-                        new |= _own(x, n_persons, covers_person, covers_firm, age, score, lists,
-                                    band_min, grade_sanc, list_sanc) & reach_children
+                        if use_rstate:
+                            new |= rstate[x] & reach_children
+                        else:
+                            new |= _own(x, n_persons, covers_person, covers_firm, age, score,
+                                        lists, band_min, grade_sanc, list_sanc) & reach_children
                 if legal_reps:
                     for k in range(rf_start[m], rf_start[m + 1]):
                         f = n_persons + rf[k]
