@@ -146,12 +146,13 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     else:
         hh_start, hh_of = np.zeros(1, np.int64), np.zeros(0, np.int32)
         elder = scratch("elder", (n,), np.bool_, fill=False)
-    if X.legal_reps:
+    # legal representatives matter only when some sanction reaches across the firm link
+    X_reach_adults = bool(X.legal_reps and (X.reach_rep or X.reach_firms))
+    if X_reach_adults:
         rep, rf_start, rf = legal_representatives(spec.seed, c, age)
     else:
         rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
     panel = _panel_ids(spec, c)
-    X_reach_adults = X.legal_reps and (X.reach_rep or X.reach_firms)
     replay = (replay and X.coupled and X.households and bool(X.reach_children)
               and not X_reach_adults and spec.peer is None)
     if replay:
@@ -213,7 +214,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
                 dirty[todo] = 0
                 couple(d1, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
                        R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
-                       X.reach_firms, X.households, X.legal_reps, X.restrict_mask, group, age,
+                       X.reach_firms, X.households, X_reach_adults, X.restrict_mask, group, age,
                        hh_start, hh_of,
                        rep, rf_start, rf, panel, score, strue, lists, lfalse, flags, spill, due,
                        diff, pbuf, pn, rstate, False)
@@ -233,7 +234,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
                 todo = np.unique(la[q:j])
                 couple(b, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
                        R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
-                       X.reach_firms, X.households, X.legal_reps, X.restrict_mask, group, age,
+                       X.reach_firms, X.households, X_reach_adults, X.restrict_mask, group, age,
                        hh_start, hh_of, rep, rf_start, rf, panel, score, strue, lists, lfalse,
                        flags, spill, due, diff, pbuf, pn, rstate, True)
                 q = j
