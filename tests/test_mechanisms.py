@@ -215,6 +215,8 @@ def test_one_pass_and_free_agents_give_the_epochs_results(monkeypatch, links):
     for name in ("daily", "acts", "panel", "harm"):
         assert getattr(fast, name).equals(getattr(slow, name)), name
     assert np.array_equal(fast.score_hist, slow.score_hist)
+    # each panel agent's rows run in day order, whichever thread wrote them
+    assert (fast.panel.groupby("agent").day.diff().fillna(0) >= 0).all()
 
 
 def test_explain_a_panel_agent_shows_its_records_true_and_false(tmp_path):

@@ -246,7 +246,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     rows = [pbuf[t, : min(pn[t], pbuf.shape[1])] for t in range(nt)]
     prow = np.concatenate(rows) if rows else np.zeros((0, PANEL_COLS), np.int64)
     if len(prow):
-        prow = prow[np.argsort(prow[:, 0], kind="stable")]
+        prow = prow[np.lexsort((prow[:, 1], prow[:, 0]))]  # by agent, then day (stable)
         loc = prow[:, 0]
         prow[:, 0] = np.where(loc < c.persons, c.person_offset + loc,
                               c.firm_offset + (loc - c.persons))

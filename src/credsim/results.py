@@ -228,7 +228,9 @@ def _panel_frame(chunks: list, meta: dict) -> pd.DataFrame:
     if not chunks:
         return pd.DataFrame({c: pd.Series(dtype="int64") for c in cols})
     rows = np.concatenate(chunks)
-    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    # by agent, then day; rows of one day keep their order (lexsort is stable): the same order
+    # whichever thread or worker wrote them
+    rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
     # anonymous panel ids: rank of the synthetic index, never the index itself
     _, pid = np.unique(rows[:, 0], return_inverse=True)
     kinds = {KIND_START: "start", KIND_ACT: "act", KIND_TIMER: "timer", KIND_FALSE: "false_record",
