@@ -147,14 +147,14 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
         hh_start, hh_of = np.zeros(1, np.int64), np.zeros(0, np.int32)
         elder = scratch("elder", (n,), np.bool_, fill=False)
     # legal representatives matter only when some sanction reaches across the firm link
-    X_reach_adults = bool(X.legal_reps and (X.reach_rep or X.reach_firms))
-    if X_reach_adults:
+    links_adults = bool(X.legal_reps and (X.reach_rep or X.reach_firms))
+    if links_adults:
         rep, rf_start, rf = legal_representatives(spec.seed, c, age)
     else:
         rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
     panel = _panel_ids(spec, c)
     replay = (replay and X.coupled and X.households and bool(X.reach_children)
-              and not X_reach_adults and spec.peer is None)
+              and not links_adults and spec.peer is None)
     if replay:
         bound = scratch("bound", (n,), np.uint8, fill=0)
     else:
@@ -214,7 +214,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
                 dirty[todo] = 0
                 couple(d1, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
                        R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
-                       X.reach_firms, X.households, X_reach_adults, X.restrict_mask, group, age,
+                       X.reach_firms, X.households, links_adults, X.restrict_mask, group, age,
                        hh_start, hh_of,
                        rep, rf_start, rf, panel, score, strue, lists, lfalse, flags, spill, due,
                        diff, pbuf, pn, rstate, False)
@@ -234,7 +234,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
                 todo = np.unique(la[q:j])
                 couple(b, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
                        R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
-                       X.reach_firms, X.households, X_reach_adults, X.restrict_mask, group, age,
+                       X.reach_firms, X.households, links_adults, X.restrict_mask, group, age,
                        hh_start, hh_of, rep, rf_start, rf, panel, score, strue, lists, lfalse,
                        flags, spill, due, diff, pbuf, pn, rstate, True)
                 q = j

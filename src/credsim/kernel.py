@@ -126,16 +126,6 @@ def _grade(score, score_min, grade_lut):
 
 
 @njit(inline="always", cache=True)
-def _sanctions(grade, lists, grade_sanc, list_sanc):
-    s = grade_sanc[grade]
-    if lists:
-        for l in range(list_sanc.shape[0]):
-            if (lists >> l) & 1:
-                s |= list_sanc[l]
-    return s
-
-
-@njit(inline="always", cache=True)
 def _state_lut(covered, score, strue, lists, lfalse, spill, K, score_min, grade_lut, grade_sanc,
                list_sanc):
     """``_state`` with grades from the regime's table; the true state is derived only when it
@@ -143,11 +133,11 @@ def _state_lut(covered, score, strue, lists, lfalse, spill, K, score_min, grade_
     if not covered:
         return K, spill, np.uint64(0), spill
     g = _grade(score, score_min, grade_lut)
-    own = _sanctions(g, lists, grade_sanc, list_sanc)
+    own = sanctions_of(g, lists, grade_sanc, list_sanc)
     own_true = own
     if strue != score or lfalse != 0:
         gt = _grade(strue, score_min, grade_lut)
-        own_true = _sanctions(gt, lists & ~lfalse, grade_sanc, list_sanc)
+        own_true = sanctions_of(gt, lists & ~lfalse, grade_sanc, list_sanc)
     return g, own | spill, own & ~own_true, spill & ~own
 
 

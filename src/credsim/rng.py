@@ -118,12 +118,16 @@ def standard_normal(akey, stream, counter):
     """A standard normal draw by the ziggurat: one hash gives the layer (7 low bits) and a signed
     32-bit value (high bits, independent of the layer); 98.8% of draws end there, with no
     logarithm or cosine. Rejections retry on the same stream at counters ``counter + k * 2**40``."""
-    h = draw(akey, stream, counter)
-    hz = np.int64(h >> _S32) - 2147483648
-    iz = np.int64(h & _LO7)
+    hz, iz = _zig_layer(draw(akey, stream, counter))
     if abs(hz) < _ZKN[iz]:
         return hz * _ZWN[iz]
     return _normal_slow(akey, stream, counter, hz, iz)
+
+
+@njit(inline="always", cache=True)
+def _zig_layer(h):
+    """A signed 32-bit value (high bits) and a layer (7 low bits) from one hash."""
+    return np.int64(h >> _S32) - 2147483648, np.int64(h & _LO7)
 
 
 @njit(cache=True)
@@ -145,10 +149,8 @@ def _normal_slow(akey, stream, counter, hz, iz):
         k += _ONE
         if _ZFN[iz] + u * (_ZFN[iz - 1] - _ZFN[iz]) < np.exp(-0.5 * x * x):
             return x
-        h = draw(akey, stream, c0 + k * _TRY)
+        hz, iz = _zig_layer(draw(akey, stream, c0 + k * _TRY))
         k += _ONE
-        hz = np.int64(h >> _S32) - 2147483648
-        iz = np.int64(h & _LO7)
         if abs(hz) < _ZKN[iz]:
             return hz * _ZWN[iz]
 

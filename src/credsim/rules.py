@@ -39,10 +39,10 @@ def grade_of(score, band_min):
 @njit(inline="always", cache=True)
 def sanctions_of(grade, lists, grade_sanc, list_sanc):
     s = grade_sanc[grade]
-    L = list_sanc.shape[0]
-    for l in range(L):
-        if (lists >> l) & 1:
-            s |= list_sanc[l]
+    if lists:
+        for l in range(list_sanc.shape[0]):
+            if (lists >> l) & 1:
+                s |= list_sanc[l]
     return s
 
 
