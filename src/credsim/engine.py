@@ -27,6 +27,7 @@ from credsim.kernel import (
 )
 from credsim.peer import peer_round
 from credsim.population import Community, households, legal_representatives, synthesize
+from credsim.rules import REC_FIELDS, REC_STAGE
 
 N_BLOCKS = 64  # work units per community: fixed, so results never depend on threads
 HARM_COLS = ["agents", "ever_restricted", "ever_falsely_restricted", "reached_lowest",
@@ -145,7 +146,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
         hh_start, hh_of, elder = households(spec.seed, c, spec.household_size, age)
     else:
         hh_start, hh_of = np.zeros(1, np.int64), np.zeros(0, np.int32)
-        elder = scratch("elder", (n,), np.bool_, fill=False)
+        elder = np.zeros(0, np.bool_)
     # legal representatives matter only when some sanction reaches across the firm link
     links_adults = bool(X.legal_reps and (X.reach_rep or X.reach_firms))
     if links_adults:
@@ -156,9 +157,15 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     replay = (replay and X.coupled and X.households and bool(X.reach_children)
               and not links_adults and spec.peer is None)
     if replay:
-        bound = scratch("bound", (n,), np.uint8, fill=0)
+        bound = np.zeros(0, np.uint8)  # every agent runs the whole horizon
     else:
         bound = _bound(spec, c, age, hh_start, hh_of, rep)
+    coupled = X.coupled and (X.reach_children or X.reach_rep or X.reach_firms)
+    coupled = coupled or spec.peer is not None
+    linked = n if coupled else 0  # agents with link state (spill, dirty, due)
+    # record columns: last deduction and recovery stage (4) when the regime recovers points,
+    # and a pending reversal (7) when appeals can succeed
+    W = REC_FIELDS if X.appeal_p > 0.0 else (REC_STAGE + 1 if R.rec_after.shape[0] else 0)
 
     # the kernel initialises every agent's state on day 0 (links, flags and timers included)
     score = scratch("score", (n,), np.int32)
@@ -167,26 +174,24 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     lfalse = scratch("lfalse", (n,), np.uint16)
     lexp = scratch("lexp", (n, L), np.int32)
     lrem = scratch("lrem", (n, L), np.int32)
-    rec = scratch("rec", (n, 7), np.int32)
+    rec = scratch("rec", (n, W), np.int32)
     next_t = scratch("next_t", (n,), np.float64)
     nev = scratch("nev", (n,), np.int32)
     flags = scratch("flags", (n,), np.uint8)
     nbad = scratch("nbad", (n,), np.int16)
-    spill = scratch("spill", (n,), np.uint64)
-    dirty = scratch("dirty", (n,), np.uint8)
-    due = scratch("due", (n,), np.int32)  # first day something may happen to the agent
+    spill = scratch("spill", (linked,), np.uint64)
+    dirty = scratch("dirty", (linked,), np.uint8)
+    due = scratch("due", (linked,), np.int32)  # first day something may happen to the agent
 
     diff = np.zeros((nt, spec.days + 1, G, K1, spec.measures), np.int64)
     acts_day = np.zeros((nt, spec.days, G, A, 3), np.int32)
     acts_grade = np.zeros((nt, spec.days, G, K1, 3), np.int32)
-    n_panel = int((panel >= 0).sum())
+    n_panel = int((panel >= 0).sum()) if len(panel) else 0
     cap = max(16, min(spec.panel_cap, 64 * n_panel + 16))
     pbuf = np.zeros((nt, cap if n_panel else 1, PANEL_COLS), np.int64)
     pn = np.zeros(nt, np.int64)
 
     mech = X.as_tuple()
-    coupled = X.coupled and (X.reach_children or X.reach_rep or X.reach_firms)
-    coupled = coupled or spec.peer is not None
     total = spec.burn_in + spec.days
     step = spec.epoch_days if coupled else total
     log_cap = n // 4 + 1024 if replay else 0
@@ -300,6 +305,9 @@ def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep) -> np.ndar
     where the links are coupled. The others run through the whole horizon in one visit (same
     results: nothing but a link changes an agent between epochs)."""
     X = spec.mechanisms
+    if not (spec.peer is not None or (X.households and X.reach_children)
+            or (X.legal_reps and (X.reach_rep or X.reach_firms))):
+        return np.zeros(0, np.uint8)  # no links: every agent runs the whole horizon
     bound = scratch("bound", (c.agents,), np.uint8, fill=0)
     if spec.peer is not None:  # ratings change scores at every boundary
         bound[:] = 1
@@ -316,10 +324,11 @@ def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep) -> np.ndar
 
 
 def _panel_ids(spec: EngineSpec, c: Community) -> np.ndarray:
-    """Local index of each sampled panel agent (>= 0), -1 for the rest. Keyed by global index."""
-    panel = scratch("panel", (c.agents,), np.int32, fill=-1)
+    """Local index of each sampled panel agent (>= 0), -1 for the rest. Keyed by global index.
+    Empty when the scenario samples no panel."""
     if spec.panel_rate <= 0:
-        return panel
+        return np.zeros(0, np.int32)
+    panel = scratch("panel", (c.agents,), np.int32, fill=-1)
     gids = np.concatenate([
         np.arange(c.person_offset, c.person_offset + c.persons, dtype=np.int64),
         np.arange(c.firm_offset, c.firm_offset + c.firms, dtype=np.int64),

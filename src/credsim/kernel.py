@@ -223,6 +223,15 @@ def run_epoch(
     reach = np.uint64(reach_children | reach_rep | reach_firms)
     restrict = np.uint64(restrict_mask)
     block = (n + n_blocks - 1) // n_blocks
+    # state a scenario does not use is passed empty (no memory, no stores): link state (spill,
+    # dirty, due) without links or peer ratings, the panel, elder links, bound flags, and the
+    # record columns of recoveries (4) and appeals (7)
+    linked = spill.shape[0] > 0
+    has_due = due.shape[0] > 0
+    has_panel = panel.shape[0] > 0
+    has_elder = elder.shape[0] > 0
+    has_bound = bound.shape[0] > 0
+    W = rec.shape[1]
     # detection probability and acceptance of a scored act by (act, place, watched): computed
     # once here rather than a power and an exponential per event
     A = p_detect.shape[0]
@@ -248,7 +257,7 @@ def run_epoch(
         lo = b * block
         hi = min(n, lo + block)
         for i in range(lo, hi):
-            if d0 > 0 and due[i] >= d1:
+            if d0 > 0 and has_due and due[i] >= d1:
                 continue  # nothing happens to this agent in this epoch: one compare, no hashing
             is_firm = i >= n_persons
             gid = (firm_offset + i - n_persons) if is_firm else (person_offset + i)
@@ -259,11 +268,12 @@ def run_epoch(
             covered = acting and ((covers_firm and is_firm) or (covers_person and not is_firm))
             urban = 0 if (grp == 4 or grp % 2 == 0) else 1  # column of p_detect: 0 urban, 1 rural
             female = grp < 2
-            pid = panel[i]
-            end = d1 if bound[i] else d_end
+            pid = panel[i] if has_panel else -1
+            end = d1 if has_bound and bound[i] else d_end
             if d0 == 0:
-                spill[i] = 0
-                dirty[i] = 0
+                if linked:
+                    spill[i] = 0
+                    dirty[i] = 0
                 s0 = score_init
                 if score_sd > 0.0 and covered:
                     s0 = int(np.rint(score_init + score_sd * rng.normal(akey, rng.S_SCORE0, 0)))
@@ -275,16 +285,19 @@ def run_epoch(
                 for l in range(L):
                     lexp[i, l] = BIG
                     lrem[i, l] = BIG
-                rec[i, 0] = NEVER
-                rec[i, 1] = 0
-                rec[i, 2] = 0
-                rec[i, 3] = 0
-                rec[i, REC_REV_DAY] = BIG
-                rec[i, REC_REV_PTS] = 0
-                rec[i, REC_REV_LISTS] = 0
+                if W >= 4:
+                    rec[i, 0] = NEVER
+                    rec[i, 1] = 0
+                    rec[i, 2] = 0
+                    rec[i, 3] = 0
+                if W > REC_REV_LISTS:
+                    rec[i, REC_REV_DAY] = BIG
+                    rec[i, REC_REV_PTS] = 0
+                    rec[i, REC_REV_LISTS] = 0
                 nev[i] = 0
                 flags[i] = 0
                 nbad[i] = 0
+            sp_i = spill[i] if linked else np.uint64(0)  # links change it between visits only
             g0 = _grade(score[i], score_min, grade_lut) if covered else K
             watched = covered and (surv_grades[g0] or (lists[i] & surv_lists) != 0)
             lam = -1.0  # the agent's rates, computed when first needed
@@ -299,7 +312,7 @@ def run_epoch(
                 fs0 = np.uint64(0)
                 sp0 = np.uint64(0)
                 g0, sc0, fs0, sp0 = _state_lut(covered, score[i], strue[i], lists[i], lfalse[i],
-                                               spill[i], K, score_min, grade_lut, grade_sanc,
+                                               sp_i, K, score_min, grade_lut, grade_sanc,
                                                list_sanc)
                 have = True
                 cg, csc, cfs, csp = g0, sc0, fs0, sp0
@@ -411,7 +424,7 @@ def run_epoch(
                             if not (scored and _near_threshold(score[i], g_now, band_min,
                                                                game_window)):
                                 f /= act_game[a]
-                        if act_parent[a] and not elder[i]:
+                        if act_parent[a] and not (has_elder and elder[i]):
                             f = 0.0
                         if f < 1.0 and rng.uniform(akey, rng.S_ACCEPT, c) >= f:
                             continue
@@ -444,7 +457,7 @@ def run_epoch(
                                                                        thr_at_most)
                         new_bits = lists[i] & ~l_before
                         lfalse[i] = (lfalse[i] | (new_bits & ~true_bits)) & ~true_bits & lists[i]
-                        if rev_pts != 0 or rev_lists != 0:
+                        if (rev_pts != 0 or rev_lists != 0) and W > REC_REV_LISTS:
                             rec[i, REC_REV_DAY] = day + appeal_delay
                             rec[i, REC_REV_PTS] += rev_pts
                             rec[i, REC_REV_LISTS] |= rev_lists & lfalse[i]
@@ -453,12 +466,12 @@ def run_epoch(
                         g_old, sc_old, fs_old, sp_old = cg, csc, cfs, csp
                     else:
                         g_old, sc_old, fs_old, sp_old = _state_lut(
-                            covered, s_old, st_old, l_old, lf_old, spill[i], K, score_min,
+                            covered, s_old, st_old, l_old, lf_old, sp_i, K, score_min,
                             grade_lut, grade_sanc, list_sanc)
                     td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
                                     rec_pts_max, rec_cls_max, rec_cls_min)
                     g_new, sc_new, fs_new, sp_new = _state_lut(
-                        covered, score[i], strue[i], lists[i], lfalse[i], spill[i], K, score_min,
+                        covered, score[i], strue[i], lists[i], lfalse[i], sp_i, K, score_min,
                         grade_lut, grade_sanc, list_sanc)
                     have = True
                     cg, csc, cfs, csp = g_new, sc_new, fs_new, sp_new
@@ -469,7 +482,8 @@ def run_epoch(
                         _emit(diff, tid, od, grp, g_new, score[i], lists[i], sc_new, fs_new,
                               lfalse[i], sp_new, 1, True, S, L, restrict)
                         if (sc_new & reach) != (sc_old & reach):
-                            dirty[i] = 1
+                            if linked:
+                                dirty[i] = 1
                             if log_reach:
                                 k = rn[tid]
                                 if k < rlog.shape[1]:
@@ -500,11 +514,12 @@ def run_epoch(
                     if not have:
                         have = True
                         cg, csc, cfs, csp = _state_lut(covered, score[i], strue[i], lists[i],
-                                                       lfalse[i], spill[i], K, score_min,
+                                                       lfalse[i], sp_i, K, score_min,
                                                        grade_lut, grade_sanc, list_sanc)
                     _fill_panel(pbuf, pn, tid, p_first, score[i], cg, lists[i], csc)
             next_t[i] = t
-            due[i] = min(td, int(t) if t < 1e9 else BIG)
+            if has_due:
+                due[i] = min(td, int(t) if t < 1e9 else BIG)
 
 
 @njit(inline="always", cache=True)
@@ -600,7 +615,7 @@ def couple(
                 flags[m] |= F_SPILL
             if new & restrict:
                 flags[m] |= F_RESTRICTED
-            if panel[m] >= 0:
+            if panel.shape[0] > 0 and panel[m] >= 0:
                 p_first = pn[0]
                 _panel_row(pbuf, pn, 0, panel[m], day - burn, KIND_LINK, np.int64(new), 0, 0)
                 _fill_panel(pbuf, pn, 0, p_first, score[m], g1, lists[m], sc1)

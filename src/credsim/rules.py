@@ -49,7 +49,7 @@ def sanctions_of(grade, lists, grade_sanc, list_sanc):
 @njit(inline="always", cache=True)
 def next_recovery(rec, i, score, score_init, rec_after, rec_pts_max, rec_cls_max, rec_cls_min):
     """(day, rule index) of the next recovery due, or (BIG, -1)."""
-    if rec[i, REC_DAY] == NEVER or score >= score_init:
+    if rec.shape[1] <= REC_STAGE or rec[i, REC_DAY] == NEVER or score >= score_init:
         return BIG, -1
     for r in range(rec[i, REC_STAGE], rec_after.shape[0]):
         if (rec[i, REC_PTS] <= rec_pts_max[r] and rec[i, REC_CLS] <= rec_cls_max[r]
@@ -171,7 +171,7 @@ def apply_day(i, day, gained, lost, listmask, cap, cls, akey, randomize, score, 
     (<= 0), lists to join, the lowest score cap and the highest offence class of deductions."""
     s = shift_score(score[i], gained, lost, cap, score_min, score_max, max_ded)
     score[i] = s
-    if lost < 0:
+    if lost < 0 and rec.shape[1] > REC_STAGE:  # the record of deductions: recoveries need it
         rec[i, REC_DAY] = day
         rec[i, REC_PTS] = -lost
         rec[i, REC_CLS] = cls
