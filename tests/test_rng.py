@@ -52,3 +52,27 @@ def test_ziggurat_normal_matches_the_normal_law():
     # deterministic, and a different stream gives independent draws
     assert np.array_equal(z[:1000], rng.standard_normals(7, np.arange(1000), 64, 0))
     assert abs(np.corrcoef(z[:1_000_000], rng.standard_normals(7, np.arange(1_000_000), 65, 0))[0, 1]) < 0.006
+
+
+def test_ziggurat_exponential_matches_the_exponential_law():
+    """Moments, tail masses (incl. beyond the ziggurat's tail start, where the draw is the start
+    plus a fresh exponential) and a Kolmogorov-Smirnov distance against 1 - exp(-x)."""
+    from math import exp, sqrt
+
+    x = rng.standard_exponentials(11, np.arange(4_000_000), 256, 0)
+    n = len(x)
+    assert x.min() >= 0
+    assert abs(x.mean() - 1) < 5 / sqrt(n)
+    assert abs(x.var() - 1) < 5 * sqrt(8 / n)  # var of (x-1)^2 is 8
+    for c in (0.1, 1.0, 3.0, 6.0, rng.ZIGE_R, 9.0):
+        p = exp(-c)
+        k = (x > c).sum()
+        assert abs(k - n * p) < 5 * sqrt(n * p * (1 - p)), c
+    tail = x[x > rng.ZIGE_R] - rng.ZIGE_R  # memoryless: again exponential of mean 1
+    assert abs(tail.mean() - 1) < 5 / sqrt(len(tail))
+    s = np.sort(x[:400_000])
+    d = np.abs(1 - np.exp(-s) - np.arange(1, len(s) + 1) / len(s)).max()
+    assert d * sqrt(len(s)) < 1.95  # KS critical value at 0.1 %
+    assert np.array_equal(x[:1000], rng.standard_exponentials(11, np.arange(1000), 256, 0))
+    other = rng.standard_exponentials(11, np.arange(1_000_000), 257, 0)
+    assert abs(np.corrcoef(x[:1_000_000], other)[0, 1]) < 0.006

@@ -164,12 +164,83 @@ def standard_normals(seed, agents, stream, counter):
     return out
 
 
+def _exp_ziggurat_tables(n: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layer tables of the exponential ziggurat (Marsaglia & Tsang 2000): acceptance bounds
+    ``ke`` on an unsigned 32-bit value, widths ``we`` and densities ``fe`` of the 256 layers."""
+    m2 = 4294967296.0
+    de = te = ZIGE_R
+    ve = 3.949659822581572e-3
+    q = ve / np.exp(-de)
+    ke = np.zeros(n, np.int64)
+    we = np.zeros(n)
+    fe = np.zeros(n)
+    ke[0] = int(de / q * m2)
+    we[0], we[n - 1] = q / m2, de / m2
+    fe[0], fe[n - 1] = 1.0, np.exp(-de)
+    for i in range(n - 2, 0, -1):
+        de = -np.log(ve / de + np.exp(-de))
+        ke[i + 1] = int(de / te * m2)
+        te = de
+        fe[i] = np.exp(-de)
+        we[i] = de / m2
+    return ke, we, fe
+
+
+ZIGE_R = 7.697117470131487  # start of the exponential ziggurat's tail
+_ZKE, _ZWE, _ZFE = _exp_ziggurat_tables()
+_LO8 = np.uint64(255)
+
+
+@njit(inline="always", cache=True)
+def standard_exponential(akey, stream, counter):
+    """An exponential draw of mean 1 by the ziggurat: one hash gives the layer (8 low bits) and
+    an unsigned 32-bit value (high bits); 98.9% of draws end there, with no logarithm.
+    Rejections retry on the same stream at counters ``counter + k * 2**40``."""
+    h = draw(akey, stream, counter)
+    jz = np.int64(h >> _S32)
+    iz = np.int64(h & _LO8)
+    if jz < _ZKE[iz]:
+        return jz * _ZWE[iz]
+    return _exponential_slow(akey, stream, counter, jz, iz)
+
+
+@njit(cache=True)
+def _exponential_slow(akey, stream, counter, jz, iz):
+    """The exponential ziggurat's rare path: the tail beyond ``ZIGE_R`` (memoryless: the start
+    plus a fresh draw) and the wedges of the layers."""
+    c0 = np.uint64(counter)
+    k = np.uint64(1)
+    while True:
+        if iz == 0:
+            return ZIGE_R - np.log(uniform(akey, stream, c0 + k * _TRY))
+        x = jz * _ZWE[iz]
+        u = uniform(akey, stream, c0 + k * _TRY)
+        k += _ONE
+        if _ZFE[iz] + u * (_ZFE[iz - 1] - _ZFE[iz]) < np.exp(-x):
+            return x
+        h = draw(akey, stream, c0 + k * _TRY)
+        k += _ONE
+        jz = np.int64(h >> _S32)
+        iz = np.int64(h & _LO8)
+        if jz < _ZKE[iz]:
+            return jz * _ZWE[iz]
+
+
+@njit(cache=True)
+def standard_exponentials(seed, agents, stream, counter):
+    """Vectorised helper for tests: ziggurat exponential draws for many agents."""
+    out = np.empty(agents.shape[0])
+    for i in range(agents.shape[0]):
+        out[i] = standard_exponential(agent_key(seed, agents[i]), stream, counter)
+    return out
+
+
 @njit(inline="always", cache=True)
 def exponential(akey, stream, counter, rate):
     """Waiting time of a Poisson process of ``rate`` per day; inf when the rate is 0."""
     if rate <= 0.0:
         return np.inf
-    return -np.log(uniform(akey, stream, counter)) / rate
+    return standard_exponential(akey, stream, counter) / rate
 
 
 @njit(cache=True)
