@@ -12,7 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from credsim import rng
+from credsim import (
+    jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
+    rng,
+)
 from credsim.compile import FIRM_GROUP, GROUPS, BehaviourTables, MechanismTables, RegimeTables
 from credsim.kernel import (
     F_FALSE_RESTRICTED,

@@ -15,7 +15,10 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, get_thread_id, njit, prange
 
-from credsim import rng
+from credsim import (
+    jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
+    rng,
+)
 from credsim.rules import (
     ACC_CAP,
     ACC_GAINED,

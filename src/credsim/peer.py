@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-from credsim import rng
+from credsim import (
+    jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
+    rng,
+)
 from credsim.kernel import F_LEFT_LOWEST, F_LOWEST, F_RESTRICTED, _emit, _state
 
 S_CONTACT = 900  # which agent fills a contact slot

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from credsim import rng
+from credsim import (
+    jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
+    rng,
+)
 from credsim.compile import FIRM_GROUP
 from credsim.marginals import Marginals
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from credsim import rng
+from credsim import (
+    jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
+    rng,
+)
 
 BIG = 2**31 - 1
 NEVER = -(2**31) + 1
