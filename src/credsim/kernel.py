@@ -227,13 +227,14 @@ def run_epoch(
     restrict = np.uint64(restrict_mask)
     block = (n + n_blocks - 1) // n_blocks
     # state a scenario does not use is passed empty (no memory, no stores): link state (spill,
-    # dirty, due) without links or peer ratings, the panel, elder links, bound flags, and the
-    # record columns of recoveries (4) and appeals (7)
+    # dirty, due) without links or peer ratings, next event times in a single pass, the panel,
+    # elder links, bound flags, and the record columns of recoveries (4) and appeals (7)
     linked = spill.shape[0] > 0
     has_due = due.shape[0] > 0
     has_panel = panel.shape[0] > 0
     has_elder = elder.shape[0] > 0
     has_bound = bound.shape[0] > 0
+    has_next = next_t.shape[0] > 0  # a single pass keeps the next event time in a local
     W = rec.shape[1]
     # detection probability and acceptance of a scored act by (act, place, watched): computed
     # once here rather than a power and an exponential per event
@@ -304,6 +305,7 @@ def run_epoch(
             g0 = _grade(score[i], score_min, grade_lut) if covered else K
             watched = covered and (surv_grades[g0] or (lists[i] & surv_lists) != 0)
             lam = -1.0  # the agent's rates, computed when first needed
+            t = next_t[i] if d0 > 0 else 0.0
             # the agent's current (grade, sanctions, false sanctions, link-only), once known
             have = False
             cg = K
@@ -325,7 +327,7 @@ def run_epoch(
                 if acting:
                     lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
                                      grp_trait, grp_rate, grp_false, grp_female, wbuf)
-                next_t[i] = rng.exponential(akey, rng.S_WAIT, 0, lam)
+                t = rng.exponential(akey, rng.S_WAIT, 0, lam)
                 _emit(diff, tid, 0, grp, g0, score[i], lists[i], sc0, fs0, lfalse[i], sp0, 1,
                       covered, S, L, restrict)
                 if covered and g0 == K - 1:
@@ -336,7 +338,6 @@ def run_epoch(
                     p_first = pn[tid]
                     _panel_row(pbuf, pn, tid, pid, 0 - burn, KIND_START, 0, 0, 0)
                     _fill_panel(pbuf, pn, tid, p_first, score[i], g0, lists[i], sc0)
-            t = next_t[i]
             td = BIG
             if covered and d0 > 0:  # a fresh agent (day 0) has no timer running
                 td = next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after,
@@ -520,7 +521,8 @@ def run_epoch(
                                                        lfalse[i], sp_i, K, score_min,
                                                        grade_lut, grade_sanc, list_sanc)
                     _fill_panel(pbuf, pn, tid, p_first, score[i], cg, lists[i], csc)
-            next_t[i] = t
+            if has_next:
+                next_t[i] = t
             if has_due:
                 due[i] = min(td, int(t) if t < 1e9 else BIG)
 
