@@ -146,7 +146,10 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
                B.trait_sigma, B.trait_stream, group, age, traits)
     # links are built only when something uses them (coupling, or acts that need a parent)
     if X.households or X.act_parent.any():
-        hh_start, hh_of, elder = households(spec.seed, c, spec.household_size, age)
+        hh_start, hh_of, elder = households(
+            spec.seed, c, spec.household_size, age,
+            out=(scratch("hh_start", (c.persons + 1,), np.int64),
+                 scratch("hh_of", (c.persons,), np.int32), scratch("elder", (n,), np.bool_)))
     else:
         hh_start, hh_of = np.zeros(1, np.int64), np.zeros(0, np.int32)
         elder = np.zeros(0, np.bool_)

@@ -145,25 +145,57 @@ def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, tra
             traits[i, t] = np.exp(np.float32(trait_sigma[t] * z))
 
 
-def households(seed: int, c: Community, household_size: float, age: np.ndarray):
+def households(seed: int, c: Community, household_size: float, age: np.ndarray,
+               out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None):
     """Households as contiguous runs of persons (sizes geometric with the census mean).
 
     Returns (hh_start, hh_of, elder): household boundaries, each person's household, and whether
     a person aged 18-59 lives with someone aged 60+ (the link 'neglecting elderly parents' needs).
+    ``out`` may give the three arrays to fill (sizes persons + 1, persons, agents).
     """
     n = c.persons
-    gids = np.arange(c.person_offset, c.person_offset + n, dtype=np.int64)
-    starts = rng.uniforms(seed, gids, rng.S_ATTR + 4, 0) < 1.0 / max(household_size, 1.0)
-    if n:
-        starts[0] = True
-    hh_of = (np.cumsum(starts) - 1).astype(np.int32)
-    hh_start = np.append(np.flatnonzero(starts), n).astype(np.int64)
-    pa = age[:n]
-    has_old = np.bincount(hh_of, weights=(pa == 2), minlength=len(hh_start) - 1) > 0
-    elder = np.zeros(c.agents, np.bool_)
-    if n:
-        elder[:n] = has_old[hh_of] & (pa == 1)
-    return hh_start, hh_of, elder
+    if out is None:
+        out = (np.empty(n + 1, np.int64), np.empty(n, np.int32), np.empty(c.agents, np.bool_))
+    hh_start, hh_of, elder = out
+    starts = np.empty(n, np.bool_)
+    _household_starts(seed, c.person_offset, 1.0 / max(household_size, 1.0), starts)
+    nh = _household_links(starts, age, hh_start, hh_of, elder)
+    return hh_start[: nh + 1], hh_of, elder
+
+
+@njit(parallel=True, cache=True)
+def _household_starts(seed, person_offset, p_start, starts):
+    """Whether each person starts a new household (the first person always does)."""
+    for i in prange(starts.shape[0]):
+        u = rng.uniform(rng.agent_key(seed, person_offset + i), rng.S_ATTR + 4, 0)
+        starts[i] = i == 0 or u < p_start
+
+
+@njit(cache=True)
+def _household_links(starts, age, hh_start, hh_of, elder):
+    """Household boundaries and membership from the starts; elder flags. Returns the number of
+    households."""
+    n = starts.shape[0]
+    h = -1
+    for i in range(n):
+        if starts[i]:
+            h += 1
+            hh_start[h] = i
+        hh_of[i] = h
+    nh = h + 1
+    hh_start[nh] = n
+    elder[:] = False
+    for k in range(nh):
+        old = False
+        for m in range(hh_start[k], hh_start[k + 1]):
+            if age[m] == 2:
+                old = True
+                break
+        if old:
+            for m in range(hh_start[k], hh_start[k + 1]):
+                if age[m] == 1:
+                    elder[m] = True
+    return nh
 
 
 def legal_representatives(seed: int, c: Community, age: np.ndarray):
