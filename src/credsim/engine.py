@@ -12,10 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from credsim import (
-    jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
-    rng,
-)
+from credsim import jitcache  # noqa: F401  (before any @njit: cache keyed by the package)
 from credsim.compile import FIRM_GROUP, GROUPS, BehaviourTables, MechanismTables, RegimeTables
 from credsim.kernel import (
     F_FALSE_RESTRICTED,
@@ -142,8 +139,10 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     group = scratch("group", (n,), np.int8)
     age = scratch("age", (n,), np.int8)
     traits = scratch("traits", (n, max(T, 1)), np.float32)
+    # the anonymous panel: local index of each sampled agent, -1 for the rest (empty without one)
+    panel = scratch("panel", (c.agents if spec.panel_rate > 0 else 0,), np.int32)
     synthesize(spec.seed, c.person_offset, c.persons, c.firm_offset, c.firms, spec.shares,
-               B.trait_sigma, B.trait_stream, group, age, traits)
+               B.trait_sigma, B.trait_stream, group, age, traits, spec.panel_rate, panel)
     # links are built only when something uses them (coupling, or acts that need a parent)
     if X.households or X.act_parent.any():
         hh_start, hh_of, elder = households(
@@ -159,7 +158,6 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
         rep, rf_start, rf = legal_representatives(spec.seed, c, age)
     else:
         rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
-    panel = _panel_ids(spec, c)
     replay = (replay and X.coupled and X.households and bool(X.reach_children)
               and not links_adults and spec.peer is None)
     if replay:
@@ -328,19 +326,3 @@ def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep) -> np.ndar
         bound[c.persons:] = 1
         bound[rep] = 1
     return bound
-
-
-def _panel_ids(spec: EngineSpec, c: Community) -> np.ndarray:
-    """Local index of each sampled panel agent (>= 0), -1 for the rest. Keyed by global index.
-    Empty when the scenario samples no panel."""
-    if spec.panel_rate <= 0:
-        return np.zeros(0, np.int32)
-    panel = scratch("panel", (c.agents,), np.int32, fill=-1)
-    gids = np.concatenate([
-        np.arange(c.person_offset, c.person_offset + c.persons, dtype=np.int64),
-        np.arange(c.firm_offset, c.firm_offset + c.firms, dtype=np.int64),
-    ])
-    u = rng.uniforms(spec.seed, gids, rng.S_ATTR + 3, 0)
-    sel = np.nonzero(u < spec.panel_rate)[0]
-    panel[sel] = sel
-    return panel

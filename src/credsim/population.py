@@ -118,9 +118,11 @@ def plan_population(
 
 @njit(parallel=True, cache=True)
 def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, trait_sigma,
-               trait_stream, group, age, traits):
+               trait_stream, group, age, traits, panel_rate=0.0, panel=None):
     """Fill ``group`` (0-3 sex x place, 4 firm), ``age`` band (0 minor, 1 adult, 2 aged 60+;
-    firms 1) and trait multipliers for a community."""
+    firms 1) and trait multipliers for a community; with ``panel`` (one per agent), also
+    sample the anonymous panel: an agent's local index if drawn (rate ``panel_rate``, keyed by
+    its global index), else -1."""
     n = n_persons + n_firms
     T = trait_sigma.shape[0]
     for i in prange(n):
@@ -135,6 +137,8 @@ def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, tra
             key = rng.agent_key(seed, firm_offset + (i - n_persons))
             group[i] = FIRM_GROUP
             age[i] = 1
+        if panel is not None and panel.shape[0] > 0:
+            panel[i] = i if rng.uniform(key, rng.S_ATTR + 3, 0) < panel_rate else -1
         if age[i] == 0:
             for t in range(T):
                 traits[i, t] = 1.0  # minors commit no act: no draw needed
