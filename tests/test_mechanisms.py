@@ -229,10 +229,14 @@ def test_explain_a_panel_agent_shows_its_records_true_and_false(tmp_path):
     p = res.panel
     falsely = p[(p.event == "false_record") & (p.sanctions > 0)]
     assert len(falsely), "some panel agent should be sanctioned after a false record"
-    k = int(falsely.agent.iloc[0])
-    r = CliRunner().invoke(main, ["explain", "--run", str(tmp_path / "run"), "--agent", str(k)])
-    assert r.exit_code == 0, r.output
-    assert "FALSE RECORD" in r.output and "resting on:" in r.output
-    assert "[FALSE, eye (false match)]" in r.output
+    # a sanction at a false record may rest on it or on something else (a privilege held since
+    # day 0): every such agent's chain shows the false record, and some sanction rests on one
+    resting_on_false = 0
+    for k in falsely.agent.unique()[:20]:
+        r = CliRunner().invoke(main, ["explain", "--run", str(tmp_path / "run"), "--agent", str(k)])
+        assert r.exit_code == 0, r.output
+        assert "FALSE RECORD" in r.output and "resting on:" in r.output
+        resting_on_false += "[FALSE, eye (false match)]" in r.output
+    assert resting_on_false > 0
     r = CliRunner().invoke(main, ["explain", "--run", str(tmp_path / "run"), "--agent", "999999"])
     assert r.exit_code == 2 and "no panel agent 999999" in r.output

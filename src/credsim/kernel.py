@@ -390,15 +390,16 @@ def run_epoch(
                     while int(t) == day:
                         c = nev[i]
                         nev[i] = c + 1
-                        u = rng.uniform(akey, rng.S_CHOICE, c) * lam
+                        # group (high half) and act within the group (low half): one hash
+                        u, u2 = rng.halves(rng.draw(akey, rng.S_CHOICE, c))
+                        u *= lam
                         g = 0
                         cw = wbuf[0]
                         while cw < u and g < G - 1:
                             g += 1
                             cw += wbuf[g]
                         j = grp_start[g]
-                        if grp_start[g + 1] - j > 1:  # one act in the group: no draw needed
-                            u2 = rng.uniform(akey, rng.S_CHOICE + 1000, c)
+                        if grp_start[g + 1] - j > 1:  # one act in the group: no choice
                             while grp_cum[j] < u2 and j < grp_start[g + 1] - 1:
                                 j += 1
                         a = grp_acts[j]
@@ -430,9 +431,14 @@ def run_epoch(
                                 f /= act_game[a]
                         if act_parent[a] and not (has_elder and elder[i]):
                             f = 0.0
-                        if f < 1.0 and rng.uniform(akey, rng.S_ACCEPT, c) >= f:
+                        # thinning (high half) and detection (low half): one hash
+                        u_acc = 0.0
+                        u_det = 0.0
+                        if f < 1.0 or pd < 1.0:
+                            u_acc, u_det = rng.halves(rng.draw(akey, rng.S_ACCEPT, c))
+                        if f < 1.0 and u_acc >= f:
                             continue
-                        recorded = pd >= 1.0 or rng.uniform(akey, rng.S_DETECT, c) < pd
+                        recorded = pd >= 1.0 or u_det < pd
                         if day >= burn:
                             acts_day[tid, od, grp, a, A_TRUE] += 1
                             acts_grade[tid, od, grp, g_now, A_TRUE] += 1

@@ -30,9 +30,8 @@ S_ATTR = 1  # + attribute index (sex, age, place, panel, household...)
 S_TRAIT = 64  # + trait index
 S_SCORE0 = 128
 S_WAIT = 256  # time to the next act (counter: the agent's event number)
-S_CHOICE = 257  # which act
-S_DETECT = 258  # whether a sensor records it
-S_ACCEPT = 259  # thinning acceptance (behaviour response)
+S_CHOICE = 257  # which act: group (high half of the hash), act in the group (low half)
+S_ACCEPT = 259  # thinning acceptance (high half), whether a sensor records it (low half)
 S_EPOCH = 260  # redraw of the next event when watching changes (counter: the day)
 S_EXTEND = 512  # + list index: listing extension
 S_REMOVE = 640  # + list index: time to performance / regularisation
@@ -76,6 +75,12 @@ _S21 = np.uint64(21)
 _S42 = np.uint64(42)
 _LO21 = np.uint64((1 << 21) - 1)
 _INV21 = 1.0 / 2097152.0
+
+
+@njit(inline="always", cache=True)
+def halves(h):
+    """Two independent floats in (0, 1) with 32 bits each, from the two halves of one hash."""
+    return ((h >> _S32) + 0.5) * _INV32, ((h & _LO32) + 0.5) * _INV32
 
 
 @njit(inline="always", cache=True)
