@@ -22,6 +22,7 @@ from credsim.kernel import (
     F_SPILL,
     PANEL_COLS,
     couple,
+    recorded_columns,
     run_epoch,
     thread_count,
 )
@@ -263,8 +264,8 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     return CommunityResult(
         index=c.index, province=c.province, persons=c.persons, firms=c.firms,
         diff=diff.sum(axis=0),
-        acts_day=acts_day.sum(axis=0, dtype=np.int64),
-        acts_grade=acts_grade.sum(axis=0, dtype=np.int64),
+        acts_day=recorded_columns(acts_day.sum(axis=0, dtype=np.int64)),
+        acts_grade=recorded_columns(acts_grade.sum(axis=0, dtype=np.int64)),
         score_hist=hist,
         harm=harm,
         panel=prow,

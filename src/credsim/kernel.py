@@ -51,7 +51,10 @@ KIND_START, KIND_ACT, KIND_TIMER, KIND_FALSE, KIND_LINK = 0, 1, 2, 3, 4
 # per-agent flags (ever ...)
 F_LOWEST, F_LEFT_LOWEST, F_RESTRICTED, F_FALSE_RESTRICTED, F_SPILL = 1, 2, 4, 8, 16
 # columns of acts arrays
-A_TRUE, A_RECORDED, A_FALSE = 0, 1, 2
+# columns of the act counters as the kernel keeps them: true acts, true acts left unrecorded,
+# false records; so the common case (a true act recorded) is one increment per counter.
+# ``recorded_columns`` turns them into (true, recorded, false) for results.
+A_TRUE, A_UNRECORDED, A_FALSE = 0, 1, 2
 _ONE = np.uint64(1)
 
 
@@ -305,6 +308,7 @@ def run_epoch(
             g0 = _grade(score[i], score_min, grade_lut) if covered else K
             watched = covered and (surv_grades[g0] or (lists[i] & surv_lists) != 0)
             lam = -1.0  # the agent's rates, computed when first needed
+            inv_lam = 0.0  # 1 / lam: waiting times multiply instead of dividing at every event
             t = next_t[i] if d0 > 0 else 0.0
             # the agent's current (grade, sanctions, false sanctions, link-only), once known
             have = False
@@ -327,7 +331,10 @@ def run_epoch(
                 if acting:
                     lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
                                      grp_trait, grp_rate, grp_false, grp_female, wbuf)
-                t = rng.exponential(akey, rng.S_WAIT, 0, lam)
+                t = np.inf
+                if lam > 0.0:
+                    inv_lam = 1.0 / lam
+                    t = rng.standard_exponential(akey, rng.S_WAIT, 0) * inv_lam
                 _emit(diff, tid, 0, grp, g0, score[i], lists[i], sc0, fs0, lfalse[i], sp0, 1,
                       covered, S, L, restrict)
                 if covered and g0 == K - 1:
@@ -382,6 +389,8 @@ def run_epoch(
                         if acting:
                             lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
                                              grp_trait, grp_rate, grp_false, grp_female, wbuf)
+                        if lam > 0.0:
+                            inv_lam = 1.0 / lam
                     reset_day(acc)
                     reset_day(acc_t)
                     rev_pts = 0
@@ -403,15 +412,13 @@ def run_epoch(
                             while grp_cum[j] < u2 and j < grp_start[g + 1] - 1:
                                 j += 1
                         a = grp_acts[j]
-                        t += rng.exponential(akey, rng.S_WAIT, c + 1, lam)
+                        t += rng.standard_exponential(akey, rng.S_WAIT, c + 1) * inv_lam
                         fs = grp_false[g]
                         scored = covered and act_rule[a] >= 0
                         if fs >= 0:
                             # a false match: a record of act a on this innocent agent
                             if day >= burn:
-                                acts_day[tid, od, grp, a, A_RECORDED] += 1
                                 acts_day[tid, od, grp, a, A_FALSE] += 1
-                                acts_grade[tid, od, grp, g_now, A_RECORDED] += 1
                                 acts_grade[tid, od, grp, g_now, A_FALSE] += 1
                             if scored:
                                 add_act(acc, a, act_points, act_lists, act_cap, act_class)
@@ -442,9 +449,9 @@ def run_epoch(
                         if day >= burn:
                             acts_day[tid, od, grp, a, A_TRUE] += 1
                             acts_grade[tid, od, grp, g_now, A_TRUE] += 1
-                            if recorded:
-                                acts_day[tid, od, grp, a, A_RECORDED] += 1
-                                acts_grade[tid, od, grp, g_now, A_RECORDED] += 1
+                            if not recorded:
+                                acts_day[tid, od, grp, a, A_UNRECORDED] += 1
+                                acts_grade[tid, od, grp, g_now, A_UNRECORDED] += 1
                         if scored and (act_points[a] < 0 or act_lists[a] != 0
                                        or act_cap[a] < BIG):
                             nbad[i] += 1
@@ -518,6 +525,7 @@ def run_epoch(
                         watched = w_new
                         lam = agent_rate(i, subj, female, watched, surv_mult, traits, grp_subject,
                                          grp_trait, grp_rate, grp_false, grp_female, wbuf)
+                        inv_lam = 1.0 / lam if lam > 0.0 else 0.0
                         t = day + 1 + rng.exponential(akey, rng.S_EPOCH, day, lam)
                     g_now = g_new
                 if pid >= 0 and pn[tid] > p_first:
@@ -630,6 +638,13 @@ def couple(
                 p_first = pn[0]
                 _panel_row(pbuf, pn, 0, panel[m], day - burn, KIND_LINK, np.int64(new), 0, 0)
                 _fill_panel(pbuf, pn, 0, p_first, score[m], g1, lists[m], sc1)
+
+
+def recorded_columns(acts: np.ndarray) -> np.ndarray:
+    """Act counters (true, unrecorded, false) as kept by the kernel -> (true, recorded, false),
+    in place: recorded = true - unrecorded + false."""
+    acts[..., 1] = acts[..., 0] - acts[..., 1] + acts[..., 2]
+    return acts
 
 
 def thread_count() -> int:
