@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, parallel_chunksize
 
 from credsim import jitcache  # noqa: F401  (before any @njit: cache keyed by the package)
 from credsim.compile import FIRM_GROUP, GROUPS, BehaviourTables, MechanismTables, RegimeTables
@@ -207,11 +207,14 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     rn = np.zeros(nt, np.int64)
     for d0 in range(0, total, total if replay else step):
         d1 = total if replay else min(total, d0 + step)
-        run_epoch(spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1, spec.burn_in,
-                  spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), *mech, group, age, elder,
-                  traits, panel, bound, total, score, strue, lists, lfalse, lexp, lrem, rec,
-                  next_t, nev, flags, nbad, spill, dirty, due, rstate, rlog, rbits, rn, replay,
-                  diff, acts_day, acts_grade, pbuf, pn)
+        # blocks handed out one at a time: on a shared machine one core is often slower than
+        # the other, and a static half each would wait for it (results never depend on it)
+        with parallel_chunksize(1):
+            run_epoch(spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1,
+                      spec.burn_in, spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), *mech,
+                      group, age, elder, traits, panel, bound, total, score, strue, lists,
+                      lfalse, lexp, lrem, rec, next_t, nev, flags, nbad, spill, dirty, due,
+                      rstate, rlog, rbits, rn, replay, diff, acts_day, acts_grade, pbuf, pn)
         if spec.peer is not None and d1 < total:
             contacts, per_day, memory, qm, qsd, nsd = spec.peer
             n_meet = int(round(per_day * (d1 - d0)))
