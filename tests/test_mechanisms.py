@@ -179,37 +179,49 @@ def test_links_apply_from_the_next_epoch_in_a_run():
     assert bd.link_sanction_firm_drag.max() > 0  # firms of persons in the bad grade
 
 
-@pytest.mark.parametrize("links", [{"households": True, "legal_representatives": False},
-                                   {"households": True, "legal_representatives": True}])
-def test_one_pass_and_free_agents_give_the_epochs_results(monkeypatch, links):
+@pytest.mark.parametrize("links,regime", [
+    ({"households": True, "legal_representatives": False}, "reach-regime.toml"),
+    ({"households": True, "legal_representatives": True}, "reach-regime.toml"),
+    ({"households": True, "legal_representatives": True}, "reach-split-regime.toml"),
+])
+def test_one_pass_and_free_agents_give_the_epochs_results(monkeypatch, links, regime):
     """Optimised runs equal the plain epoch loop, cell for cell: with links to children only,
     one pass and a replay of the parents' logged changes; with links between adults, agents no
-    link touches run through the epochs. The reference stops every agent at every boundary."""
+    link touches run through the epochs, and when no sanction reaches both children and across
+    firm links, the children's links are replayed too (only firms and representatives stop).
+    The reference stops every agent at every boundary."""
     from credsim import engine, executors
 
-    sc = make_scenario(days=120, epoch_days=10, regime={"file": "reach-regime.toml"},
+    sc = make_scenario(days=120, epoch_days=10, regime={"file": regime},
                        coupling=links, output={"panel_agents": 200, "report": False},
                        population={"persons": 60_000, "community_size": 30_000})
     orig = engine._bound
     free = []
+    replayed = []
 
-    def counted(spec, c, *args):
-        b = orig(spec, c, *args)
+    def counted(spec, c, *args, **kw):
+        b = orig(spec, c, *args, **kw)
         free.append(int((b == 0).sum()))
+        replayed.append(not kw.get("children", True))
         return b
 
     monkeypatch.setattr(engine, "_bound", counted)
     fast = Sim(sc).run(workers=1, progress=False)
     if links["legal_representatives"]:
         assert free and min(free) > 0  # free agents in every community
+        # bound: firms and representatives only when the children's links are replayed
+        assert all(replayed) == (regime == "reach-split-regime.toml")
+        if regime == "reach-split-regime.toml":
+            comms = Sim(sc).plan.communities
+            assert all(fr >= c.agents - 2 * c.firms for fr, c in zip(free, comms, strict=True))
     else:
         assert not free  # one pass and a replay: no epochs at all
 
     def epochs_only(spec, c):
         return engine.run_community(spec, c, replay=False)
 
-    monkeypatch.setattr(engine, "_bound",
-                        lambda spec, c, *a: engine.scratch("bound", (c.agents,), np.uint8, fill=1))
+    monkeypatch.setattr(engine, "_bound", lambda spec, c, *a, **kw: engine.scratch(
+        "bound", (c.agents,), np.uint8, fill=1))
     monkeypatch.setattr(executors, "run_community", epochs_only)
     slow = Sim(sc).run(workers=1, progress=False)
     for name in ("daily", "acts", "panel", "harm"):

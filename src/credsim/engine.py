@@ -124,10 +124,11 @@ def release_scratch() -> None:
 
 
 def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> CommunityResult:
-    """Run one community. With ``replay`` (and links that reach children only), every agent
-    runs the whole horizon in one pass and the children's sanctions through their household
-    are replayed from the log of their parents' changes: the same results as stopping at each
-    epoch boundary. A log too long for its buffer falls back to the epochs."""
+    """Run one community. With ``replay``, the children's sanctions through their household are
+    replayed from the log of their parents' changes after one pass over the horizon: the same
+    results as stopping at each epoch boundary. Agents that links between adults reach (firms,
+    their legal representatives) still stop at each boundary; every other agent runs the horizon
+    in one visit. A log too long for its buffer falls back to the epochs."""
     n = c.agents
     R, B, X = spec.regime, spec.behaviour, spec.mechanisms
     T = B.trait_sigma.shape[0]
@@ -159,12 +160,18 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
         rep, rf_start, rf = legal_representatives(spec.seed, c, age)
     else:
         rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
+    # children's links are replayed from a log unless a sanction reaches both children and
+    # across firm links (then a rep's spilled sanction could pass on to their children)
     replay = (replay and X.coupled and X.households and bool(X.reach_children)
-              and not links_adults and spec.peer is None)
-    if replay:
+              and not (links_adults and X.reach_children & (X.reach_rep | X.reach_firms))
+              and spec.peer is None)
+    # with links between adults too, firms and their representatives stop at every epoch
+    # boundary (coupled there) while every other agent runs the horizon in one visit
+    epochs = not replay or links_adults
+    if replay and not links_adults:
         bound = np.zeros(0, np.uint8)  # every agent runs the whole horizon
     else:
-        bound = _bound(spec, c, age, hh_start, hh_of, rep)
+        bound = _bound(spec, c, age, hh_start, hh_of, rep, children=not replay)
     coupled = X.coupled and (X.reach_children or X.reach_rep or X.reach_firms)
     coupled = coupled or spec.peer is not None
     linked = n if coupled else 0  # agents with link state (spill, dirty, due)
@@ -180,7 +187,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     lexp = scratch("lexp", (n, L), np.int32)
     lrem = scratch("lrem", (n, L), np.int32)
     rec = scratch("rec", (n, W), np.int32)
-    single = replay or not coupled  # one visit per agent: nothing to keep between epochs
+    single = not epochs or not coupled  # one visit per agent: nothing to keep between epochs
     next_t = scratch("next_t", (0 if single else n,), np.float64)
     nev = scratch("nev", (n,), np.int32)
     flags = scratch("flags", (n,), np.uint8)
@@ -205,8 +212,8 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     rlog = scratch("rlog", (nt, log_cap, 2), np.int64)
     rbits = scratch("rbits", (nt, log_cap), np.uint64)
     rn = np.zeros(nt, np.int64)
-    for d0 in range(0, total, total if replay else step):
-        d1 = total if replay else min(total, d0 + step)
+    for d0 in range(0, total, step if epochs else total):
+        d1 = min(total, d0 + step) if epochs else total
         # blocks handed out one at a time: on a shared machine one core is often slower than
         # the other, and a static half each would wait for it (results never depend on it)
         with parallel_chunksize(1):
@@ -228,10 +235,10 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
                 dirty[todo] = 0
                 couple(d1, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
                        R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
-                       X.reach_firms, X.households, links_adults, X.restrict_mask, group, age,
-                       hh_start, hh_of,
-                       rep, rf_start, rf, panel, score, strue, lists, lfalse, flags, spill, due,
-                       diff, pbuf, pn, rstate, False)
+                       X.reach_firms, X.households and not replay, links_adults,
+                       X.restrict_mask, group, age, hh_start, hh_of, rep, rf_start, rf, panel,
+                       score, strue, lists, lfalse, flags, spill, due, diff, pbuf, pn, rstate,
+                       False)
     if replay:
         if (rn > log_cap).any():
             return run_community(spec, c, replay=False)
@@ -248,7 +255,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
                 todo = np.unique(la[q:j])
                 couple(b, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
                        R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
-                       X.reach_firms, X.households, links_adults, X.restrict_mask, group, age,
+                       X.reach_firms, X.households, False, X.restrict_mask, group, age,
                        hh_start, hh_of, rep, rf_start, rf, panel, score, strue, lists, lfalse,
                        flags, spill, due, diff, pbuf, pn, rstate, True)
                 q = j
@@ -309,19 +316,22 @@ def _tally(group, age, flags, nbad, score, nev, covers_person, covers_firm, scor
     return events
 
 
-def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep) -> np.ndarray:
+def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep,
+           children: bool = True) -> np.ndarray:
     """1 for the agents a link can reach or be reached from: they stop at every epoch boundary,
     where the links are coupled. The others run through the whole horizon in one visit (same
-    results: nothing but a link changes an agent between epochs)."""
+    results: nothing but a link changes an agent between epochs). ``children`` False: links to
+    household children are replayed from a log, so they bind nobody."""
     X = spec.mechanisms
-    if not (spec.peer is not None or (X.households and X.reach_children)
+    kids = children and X.households and X.reach_children
+    if not (spec.peer is not None or kids
             or (X.legal_reps and (X.reach_rep or X.reach_firms))):
         return np.zeros(0, np.uint8)  # no links: every agent runs the whole horizon
     bound = scratch("bound", (c.agents,), np.uint8, fill=0)
     if spec.peer is not None:  # ratings change scores at every boundary
         bound[:] = 1
         return bound
-    if X.households and X.reach_children:
+    if kids:
         # every member of a household with a child: parents send, children receive
         minor = (age[: c.persons] == 0).astype(np.int64)
         has_child = np.add.reduceat(minor, hh_start[:-1]) > 0 if c.persons else np.zeros(0, bool)
