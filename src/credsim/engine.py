@@ -168,7 +168,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     # with links between adults too, firms and their representatives stop at every epoch
     # boundary (coupled there) while every other agent runs the horizon in one visit
     epochs = not replay or links_adults
-    if replay and not links_adults:
+    if not epochs:
         bound = np.zeros(0, np.uint8)  # every agent runs the whole horizon
     else:
         bound = _bound(spec, c, age, hh_start, hh_of, rep, children=not replay)

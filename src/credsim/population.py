@@ -125,6 +125,7 @@ def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, tra
     its global index), else -1."""
     n = n_persons + n_firms
     T = trait_sigma.shape[0]
+    sample = panel is not None and panel.shape[0] > 0
     for i in prange(n):
         if i < n_persons:
             key = rng.agent_key(seed, person_offset + i)
@@ -137,7 +138,7 @@ def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, tra
             key = rng.agent_key(seed, firm_offset + (i - n_persons))
             group[i] = FIRM_GROUP
             age[i] = 1
-        if panel is not None and panel.shape[0] > 0:
+        if sample:
             panel[i] = i if rng.uniform(key, rng.S_ATTR + 3, 0) < panel_rate else -1
         if age[i] == 0:
             for t in range(T):

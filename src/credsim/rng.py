@@ -63,11 +63,15 @@ def uniform(akey, stream, counter):
 
 
 @njit(inline="always", cache=True)
+def halves(h):
+    """Two independent floats in (0, 1) with 32 bits each, from the two halves of one hash."""
+    return ((h >> _S32) + 0.5) * _INV32, ((h & _LO32) + 0.5) * _INV32
+
+
+@njit(inline="always", cache=True)
 def normal(akey, stream, counter):
     """A standard normal draw (Box-Muller on the two 32-bit halves of one hash)."""
-    h = draw(akey, stream, counter)
-    u1 = ((h >> _S32) + 0.5) * _INV32
-    u2 = ((h & _LO32) + 0.5) * _INV32
+    u1, u2 = halves(draw(akey, stream, counter))
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
@@ -75,12 +79,6 @@ _S21 = np.uint64(21)
 _S42 = np.uint64(42)
 _LO21 = np.uint64((1 << 21) - 1)
 _INV21 = 1.0 / 2097152.0
-
-
-@njit(inline="always", cache=True)
-def halves(h):
-    """Two independent floats in (0, 1) with 32 bits each, from the two halves of one hash."""
-    return ((h >> _S32) + 0.5) * _INV32, ((h & _LO32) + 0.5) * _INV32
 
 
 @njit(inline="always", cache=True)
