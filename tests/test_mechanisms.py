@@ -183,39 +183,61 @@ def test_links_apply_from_the_next_epoch_in_a_run():
     ({"households": True, "legal_representatives": False}, "reach-regime.toml"),
     ({"households": True, "legal_representatives": True}, "reach-regime.toml"),
     ({"households": True, "legal_representatives": True}, "reach-split-regime.toml"),
+    ({"households": False, "legal_representatives": True}, "reach-split-regime.toml"),
 ])
 def test_one_pass_and_free_agents_give_the_epochs_results(monkeypatch, links, regime):
-    """Optimised runs equal the plain epoch loop, cell for cell: with links to children only,
-    one pass and a replay of the parents' logged changes; with links between adults, agents no
-    link touches run through the epochs, and when no sanction reaches both children and across
-    firm links, the children's links are replayed too (only firms and representatives stop).
-    The reference stops every agent at every boundary."""
+    """Optimised runs equal the plain epoch loop, cell for cell. With links to children only:
+    one pass and a replay of the parents' logged changes. With links between adults: when a
+    sanction reaches both children and across firm links, agents no link touches run through
+    the epochs and the others stop at each boundary; otherwise one pass too, then the firms
+    and representatives a link reached run again, adding what the links add (panel agents
+    among them: run quiet first, then in full). The reference stops every agent at every
+    boundary."""
     from credsim import engine, executors
 
     sc = make_scenario(days=120, epoch_days=10, regime={"file": regime},
-                       coupling=links, output={"panel_agents": 200, "report": False},
+                       coupling=links, output={"panel_agents": 3000, "report": False},
                        population={"persons": 60_000, "community_size": 30_000})
-    orig = engine._bound
+    orig, run_epoch = engine._bound, engine.run_epoch
     free = []
-    replayed = []
+    epochs = []
+    reruns = []  # (agents that add what links add, quiet agents rerun in full, link changes)
 
     def counted(spec, c, *args, **kw):
         b = orig(spec, c, *args, **kw)
         free.append(int((b == 0).sum()))
-        replayed.append(not kw.get("children", True))
+        epochs.append(kw.get("children", True))
         return b
 
+    code = run_epoch.py_func.__code__
+    names = code.co_varnames[: code.co_argcount]
+
+    def spied(*a):
+        k = dict(zip(names, a, strict=True))
+        visit, quiet, sp_ptr = k["visit"], k["quiet"], k["sp_ptr"]
+        if k["relink"]:
+            q = quiet[visit] if len(quiet) else np.zeros(len(visit), np.uint8)
+            reruns.append(((q == 0).sum(), (q == 1).sum(), sp_ptr[-1]))
+        run_epoch(*a)
+
     monkeypatch.setattr(engine, "_bound", counted)
+    monkeypatch.setattr(engine, "run_epoch", spied)
     fast = Sim(sc).run(workers=1, progress=False)
+    split = regime == "reach-split-regime.toml"
     if links["legal_representatives"]:
+        comms = Sim(sc).plan.communities
         assert free and min(free) > 0  # free agents in every community
-        # bound: firms and representatives only when the children's links are replayed
-        assert all(replayed) == (regime == "reach-split-regime.toml")
-        if regime == "reach-split-regime.toml":
-            comms = Sim(sc).plan.communities
+        # stopping at boundaries only when one sanction reaches children and across firm links
+        assert not any(epochs) if split else all(epochs)
+        if split:  # only firms and representatives rerun: some add, some (panel) in full
             assert all(fr >= c.agents - 2 * c.firms for fr, c in zip(free, comms, strict=True))
+            corr, full, changes = np.sum(reruns, axis=0)
+            assert len(reruns) == len(comms) and corr > 0 and full > 0 and changes > 0
+            seen = fast.panel[fast.panel.event == "link"]
+            assert len(seen) and (seen.sanctions > 0).any()
     else:
         assert not free  # one pass and a replay: no epochs at all
+    monkeypatch.setattr(engine, "run_epoch", run_epoch)
 
     def epochs_only(spec, c):
         return engine.run_community(spec, c, replay=False)

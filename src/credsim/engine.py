@@ -22,6 +22,7 @@ from credsim.kernel import (
     F_SPILL,
     PANEL_COLS,
     couple,
+    link_schedule,
     recorded_columns,
     run_epoch,
     thread_count,
@@ -124,11 +125,12 @@ def release_scratch() -> None:
 
 
 def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> CommunityResult:
-    """Run one community. With ``replay``, the children's sanctions through their household are
-    replayed from the log of their parents' changes after one pass over the horizon: the same
-    results as stopping at each epoch boundary. Agents that links between adults reach (firms,
-    their legal representatives) still stop at each boundary; every other agent runs the horizon
-    in one visit. A log too long for its buffer falls back to the epochs."""
+    """Run one community. With ``replay``, every agent runs the horizon in one visit and the
+    links are replayed from a log of the changes of sanctions that reach others: to children,
+    from their household's log; between adults, by running firms and their legal representatives
+    a second time with the sanctions that reach them from that log put on at each boundary (an
+    agent's own records never depend on what reaches it). The same results as stopping every
+    agent at each epoch boundary. A log too long for its buffer falls back to the epochs."""
     n = c.agents
     R, B, X = spec.regime, spec.behaviour, spec.mechanisms
     T = B.trait_sigma.shape[0]
@@ -160,18 +162,16 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
         rep, rf_start, rf = legal_representatives(spec.seed, c, age)
     else:
         rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
-    # children's links are replayed from a log unless a sanction reaches both children and
-    # across firm links (then a rep's spilled sanction could pass on to their children)
-    replay = (replay and X.coupled and X.households and bool(X.reach_children)
-              and not (links_adults and X.reach_children & (X.reach_rep | X.reach_firms))
-              and spec.peer is None)
-    # with links between adults too, firms and their representatives stop at every epoch
-    # boundary (coupled there) while every other agent runs the horizon in one visit
-    epochs = not replay or links_adults
-    if not epochs:
-        bound = np.zeros(0, np.uint8)  # every agent runs the whole horizon
-    else:
-        bound = _bound(spec, c, age, hh_start, hh_of, rep, children=not replay)
+    # links are replayed from a log unless a sanction reaches both children and across firm
+    # links (then a rep's spilled sanction could pass on to their children) or peers rate
+    kids = X.households and bool(X.reach_children)
+    replay = (replay and X.coupled and (kids or links_adults) and spec.peer is None
+              and not (links_adults and X.reach_children & (X.reach_rep | X.reach_firms)))
+    rerun = replay and links_adults  # firms and representatives that links reach: run again
+    epochs = not replay
+    empty8, empty64, emptyu = np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    # agents that stop at each epoch boundary, or with a rerun, the agents a link may reach
+    bound = _bound(spec, c, age, hh_start, hh_of, rep, children=epochs) if epochs or rerun else empty8
     coupled = X.coupled and (X.reach_children or X.reach_rep or X.reach_firms)
     coupled = coupled or spec.peer is not None
     linked = n if coupled else 0  # agents with link state (spill, dirty, due)
@@ -212,16 +212,23 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     rlog = scratch("rlog", (nt, log_cap, 2), np.int64)
     rbits = scratch("rbits", (nt, log_cap), np.uint64)
     rn = np.zeros(nt, np.int64)
-    for d0 in range(0, total, step if epochs else total):
-        d1 = min(total, d0 + step) if epochs else total
+    def epoch(d0, d1, bound, visit, quiet, relink, sp_ptr, sp_day, sp_bits, log):
         # blocks handed out one at a time: on a shared machine one core is often slower than
         # the other, and a static half each would wait for it (results never depend on it)
         with parallel_chunksize(1):
             run_epoch(spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1,
                       spec.burn_in, spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), *mech,
-                      group, age, elder, traits, panel, bound, total, score, strue, lists,
-                      lfalse, lexp, lrem, rec, next_t, nev, flags, nbad, spill, dirty, due,
-                      rstate, rlog, rbits, rn, replay, diff, acts_day, acts_grade, pbuf, pn)
+                      group, age, elder, traits, panel, bound, total, visit, quiet, relink,
+                      sp_ptr, sp_day, sp_bits, score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev,
+                      flags, nbad, spill, dirty, due, rstate, rlog, rbits, rn, log, diff,
+                      acts_day, acts_grade, pbuf, pn)
+
+    # panel agents that a link may reach: run without output, then in full with their links
+    quiet = (bound & (panel >= 0)).astype(np.uint8) if rerun and len(panel) else empty8
+    for d0 in range(0, total, step if epochs else total):
+        d1 = min(total, d0 + step) if epochs else total
+        epoch(d0, d1, bound if epochs else empty8, empty64, quiet, False, empty64, empty64, emptyu,
+              replay)
         if spec.peer is not None and d1 < total:
             contacts, per_day, memory, qm, qsd, nsd = spec.peer
             n_meet = int(round(per_day * (d1 - d0)))
@@ -235,8 +242,8 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
                 dirty[todo] = 0
                 couple(d1, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
                        R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
-                       X.reach_firms, X.households and not replay, links_adults,
-                       X.restrict_mask, group, age, hh_start, hh_of, rep, rf_start, rf, panel,
+                       X.reach_firms, X.households, links_adults, X.restrict_mask, group, age,
+                       hh_start, hh_of, rep, rf_start, rf, panel,
                        score, strue, lists, lfalse, flags, spill, due, diff, pbuf, pn, rstate,
                        False)
     if replay:
@@ -248,17 +255,44 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
         order = np.lexsort((la, ld))  # by day, then agent: the same whatever the threads
         la, ld, lb = la[order], ld[order], lb[order]
         q = 0
-        for b in range(step, total, step):  # each boundary: the parents' state on that day
+        cur = np.zeros(n if rerun else 0, np.uint64)  # sanctions reaching each agent so far
+        s_agent, s_day, s_bits = [], [], []
+        for b in range(step, total, step):  # each boundary: the logged state on that day
             j = int(np.searchsorted(ld, b, side="left"))
             if j > q:
                 _set_in_order(rstate, la[q:j], lb[q:j])
                 todo = np.unique(la[q:j])
-                couple(b, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
-                       R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
-                       X.reach_firms, X.households, False, X.restrict_mask, group, age,
-                       hh_start, hh_of, rep, rf_start, rf, panel, score, strue, lists, lfalse,
-                       flags, spill, due, diff, pbuf, pn, rstate, True)
+                if kids:
+                    couple(b, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
+                           R.list_sanc, R.covers_person, R.covers_firm, X.reach_children,
+                           X.reach_rep, X.reach_firms, True, False, X.restrict_mask, group,
+                           age, hh_start, hh_of, rep, rf_start, rf, panel, score, strue, lists,
+                           lfalse, flags, spill, due, diff, pbuf, pn, rstate, True)
+                if rerun:
+                    firm = todo >= c.persons
+                    per = todo[~firm]
+                    cap = int(firm.sum() + np.minimum(rf_start[per + 1] - rf_start[per], 63).sum())
+                    out_a, out_b = np.empty(cap, np.int64), np.empty(cap, np.uint64)
+                    k = link_schedule(b, todo, c.persons, rep, rf_start, rf, rstate, X.reach_rep,
+                                      X.reach_firms, cur, out_a, out_b)
+                    s_agent.append(out_a[:k])
+                    s_bits.append(out_b[:k])
+                    s_day.append(np.full(k, b, np.int64))
                 q = j
+        if rerun:
+            # the agents links reach, again from day 0, with what reaches them at each boundary:
+            # they add what the links add (the quiet ones, all their counts)
+            sa = np.concatenate(s_agent) if s_agent else empty64
+            visit = np.union1d(sa, np.flatnonzero(quiet)).astype(np.int64)
+            order = np.argsort(sa, kind="stable")  # by agent, then day (appended by day)
+            sa = sa[order]
+            sd = (np.concatenate(s_day) if s_day else empty64)[order]
+            sb = (np.concatenate(s_bits) if s_bits else emptyu)[order]
+            sp_ptr = np.searchsorted(sa, np.append(visit, n)).astype(np.int64)
+            if sp_ptr[-1] != len(sa) or not bound[sa].all():
+                raise AssertionError("a link reaches an agent outside the rerun")
+            if len(visit):  # (an empty visit list would mean every agent)
+                epoch(0, total, empty8, visit, quiet, True, sp_ptr, sd, sb, False)
 
     hist = np.zeros(R.score_max - R.score_min + 1, np.int64)
     harm = np.zeros((len(GROUPS), 3, len(HARM_COLS)), np.int64)

@@ -121,6 +121,22 @@ def _state(covered, score, strue, lists, lfalse, spill, K, band_min, grade_sanc,
 
 
 @njit(inline="always", cache=True)
+def _emit_link(diff, tid, od, grp, grade, sanc, spill_only, sign, S, restrict):
+    """Add or remove what links add to one agent's contribution (``_emit`` with ``sanc`` less
+    the same without the sanctions held only through a link, ``spill_only``)."""
+    if (sanc & restrict) and not (sanc & ~spill_only & restrict):
+        diff[tid, od, grp, grade, 2] += sign
+    k = 0
+    s = spill_only
+    while s:
+        if s & _ONE:
+            diff[tid, od, grp, grade, 4 + k] += sign
+            diff[tid, od, grp, grade, 4 + 2 * S + k] += sign
+        s >>= _ONE
+        k += 1
+
+
+@njit(inline="always", cache=True)
 def _grade(score, score_min, grade_lut):
     """``grade_of`` by table lookup: no band search, no branch to mispredict."""
     k = score - score_min
@@ -206,6 +222,10 @@ def run_epoch(
     legal_reps,
     # agents
     group, age, elder, traits, panel, bound, d_end,
+    # agents to run (empty: all); agents run without output in a first pass, in full when
+    # rerun (``relink``; the other rerun agents add only what links add); each run agent's link
+    # changes: days and bits, by visit index (empty: none)
+    visit, quiet, relink, sp_ptr, sp_day, sp_bits,
     # state
     score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev, flags, nbad, spill, dirty, due,
     # reach log (households replayed after the run): day-0 state, changes, count per thread
@@ -217,7 +237,11 @@ def run_epoch(
     Agents that no link can reach or be reached from (``bound`` 0) run on to ``d_end`` in the
     first epoch: epochs exist for links only, and revisiting an agent costs cache misses.
     With ``log_reach``, each change of an agent's sanctions that reach others is logged (agent,
-    day, bits) so that links to children can be replayed after one pass (``couple``).
+    day, bits) so that links can be replayed after one pass: to children by ``couple``, between
+    adults by rerunning (``relink``) the firms and representatives that links reach (``visit``)
+    with the sanctions that reach them put on at each boundary (``sp_*``, from
+    ``link_schedule``): they add only what the links add to the first pass's counts, except the
+    ``quiet`` ones (panel agents), which the first pass ran without output.
     The block body stays inside the parallel loop: moved to a function of its own, it pays
     atomic reference counts on shared arrays at every helper, and two threads run slower
     than one."""
@@ -228,7 +252,6 @@ def run_epoch(
     G = grp_rate.shape[0]
     reach = np.uint64(reach_children | reach_rep | reach_firms)
     restrict = np.uint64(restrict_mask)
-    block = (n + n_blocks - 1) // n_blocks
     # state a scenario does not use is passed empty (no memory, no stores): link state (spill,
     # dirty, due) without links or peer ratings, next event times in a single pass, the panel,
     # elder links, bound flags, and the record columns of recoveries (4) and appeals (7)
@@ -238,6 +261,10 @@ def run_epoch(
     has_elder = elder.shape[0] > 0
     has_bound = bound.shape[0] > 0
     has_next = next_t.shape[0] > 0  # a single pass keeps the next event time in a local
+    has_visit = visit.shape[0] > 0
+    has_quiet = quiet.shape[0] > 0
+    has_sched = sp_ptr.shape[0] > 0
+    nv = visit.shape[0] if has_visit else n
     W = rec.shape[1]
     # detection probability and acceptance of a scored act by (act, place, watched): computed
     # once here rather than a power and an exponential per event
@@ -255,6 +282,7 @@ def run_epoch(
                     fx *= np.exp(-act_deter[x] * pdx)
                 pd_tab[x, pl, wt] = pdx
                 f_tab[x, pl, wt] = fx
+    block = (nv + n_blocks - 1) // n_blocks
     for b in prange(n_blocks):
         tid = get_thread_id()
         wbuf = np.empty(max(G, 1))
@@ -262,8 +290,9 @@ def run_epoch(
         acc = np.empty(5, np.int64)
         acc_t = np.empty(5, np.int64)
         lo = b * block
-        hi = min(n, lo + block)
-        for i in range(lo, hi):
+        hi = min(nv, lo + block)
+        for ii in range(lo, hi):
+            i = visit[ii] if has_visit else ii
             if d0 > 0 and has_due and due[i] >= d1:
                 continue  # nothing happens to this agent in this epoch: one compare, no hashing
             is_firm = i >= n_persons
@@ -275,7 +304,13 @@ def run_epoch(
             covered = acting and ((covers_firm and is_firm) or (covers_person and not is_firm))
             urban = 0 if (grp == 4 or grp % 2 == 0) else 1  # column of p_detect: 0 urban, 1 rural
             female = grp < 2
-            pid = panel[i] if has_panel else -1
+            qi = has_quiet and quiet[i] != 0
+            out = qi if relink else not qi  # counted in full (a quiet agent only logs)
+            corr = relink and not qi  # counts only what links add to the first pass
+            pid = panel[i] if has_panel and out else -1
+            k_sp = sp_ptr[ii] if has_sched else 0  # the agent's next link change
+            k_end = sp_ptr[ii + 1] if has_sched else 0
+            d_sp = sp_day[k_sp] if k_sp < k_end else BIG
             end = d1 if has_bound and bound[i] else d_end
             if d0 == 0:
                 if linked:
@@ -335,8 +370,9 @@ def run_epoch(
                 if lam > 0.0:
                     inv_lam = 1.0 / lam
                     t = rng.standard_exponential(akey, rng.S_WAIT, 0) * inv_lam
-                _emit(diff, tid, 0, grp, g0, score[i], lists[i], sc0, fs0, lfalse[i], sp0, 1,
-                      covered, S, L, restrict)
+                if out:
+                    _emit(diff, tid, 0, grp, g0, score[i], lists[i], sc0, fs0, lfalse[i], sp0, 1,
+                          covered, S, L, restrict)
                 if covered and g0 == K - 1:
                     flags[i] |= F_LOWEST
                 if sc0 & restrict:
@@ -351,12 +387,46 @@ def run_epoch(
                                 rec_pts_max, rec_cls_max, rec_cls_min)
             while True:
                 ad = int(t) if t < 1e15 else BIG
-                day = min(td, ad)
+                day = min(td, ad, d_sp)
                 if day >= end:
                     break
                 od = day - burn
                 if od < 0:
                     od = 0
+                if day == d_sp:
+                    # sanctions through a link change at a boundary, before the day's events
+                    # (as ``couple`` at the end of an epoch): nothing else changes
+                    new = sp_bits[k_sp]
+                    k_sp += 1
+                    d_sp = sp_day[k_sp] if k_sp < k_end else BIG
+                    if not have:
+                        cg, csc, cfs, csp = _state_lut(covered, score[i], strue[i], lists[i],
+                                                       lfalse[i], sp_i, K, score_min, grade_lut,
+                                                       grade_sanc, list_sanc)
+                    g1, sc1, fs1, sp1 = _state_lut(covered, score[i], strue[i], lists[i],
+                                                   lfalse[i], new, K, score_min, grade_lut,
+                                                   grade_sanc, list_sanc)
+                    if out:
+                        _emit(diff, tid, od, grp, cg, score[i], lists[i], csc, cfs, lfalse[i],
+                              csp, -1, covered, S, L, restrict)
+                        _emit(diff, tid, od, grp, g1, score[i], lists[i], sc1, fs1, lfalse[i],
+                              sp1, 1, covered, S, L, restrict)
+                    elif corr:
+                        _emit_link(diff, tid, od, grp, cg, csc, csp, -1, S, restrict)
+                        _emit_link(diff, tid, od, grp, g1, sc1, sp1, 1, S, restrict)
+                    sp_i = new
+                    have = True
+                    cg, csc, cfs, csp = g1, sc1, fs1, sp1
+                    if new:
+                        flags[i] |= F_SPILL
+                    if new & restrict:
+                        flags[i] |= F_RESTRICTED
+                    if pid >= 0:
+                        p_first = pn[tid]
+                        _panel_row(pbuf, pn, tid, pid, day - burn, KIND_LINK, np.int64(new), 0, 0)
+                        _fill_panel(pbuf, pn, tid, p_first, score[i], g1, lists[i], sc1)
+                    if td != day and ad != day:
+                        continue
                 s_old = score[i]
                 st_old = strue[i]
                 l_old = lists[i]
@@ -417,7 +487,7 @@ def run_epoch(
                         scored = covered and act_rule[a] >= 0
                         if fs >= 0:
                             # a false match: a record of act a on this innocent agent
-                            if day >= burn:
+                            if day >= burn and out:
                                 acts_day[tid, od, grp, a, A_FALSE] += 1
                                 acts_grade[tid, od, grp, g_now, A_FALSE] += 1
                             if scored:
@@ -446,7 +516,7 @@ def run_epoch(
                         if f < 1.0 and u_acc >= f:
                             continue
                         recorded = pd >= 1.0 or u_det < pd
-                        if day >= burn:
+                        if day >= burn and out:
                             acts_day[tid, od, grp, a, A_TRUE] += 1
                             acts_grade[tid, od, grp, g_now, A_TRUE] += 1
                             if not recorded:
@@ -494,10 +564,14 @@ def run_epoch(
                     cg, csc, cfs, csp = g_new, sc_new, fs_new, sp_new
                     if (lists[i] != l_old or g_new != g_old or sc_new != sc_old
                             or fs_new != fs_old or sp_new != sp_old or lfalse[i] != lf_old):
-                        _emit(diff, tid, od, grp, g_old, s_old, l_old, sc_old, fs_old, lf_old,
-                              sp_old, -1, True, S, L, restrict)
-                        _emit(diff, tid, od, grp, g_new, score[i], lists[i], sc_new, fs_new,
-                              lfalse[i], sp_new, 1, True, S, L, restrict)
+                        if out:
+                            _emit(diff, tid, od, grp, g_old, s_old, l_old, sc_old, fs_old,
+                                  lf_old, sp_old, -1, True, S, L, restrict)
+                            _emit(diff, tid, od, grp, g_new, score[i], lists[i], sc_new, fs_new,
+                                  lfalse[i], sp_new, 1, True, S, L, restrict)
+                        elif corr and (sp_old or sp_new):
+                            _emit_link(diff, tid, od, grp, g_old, sc_old, sp_old, -1, S, restrict)
+                            _emit_link(diff, tid, od, grp, g_new, sc_new, sp_new, 1, S, restrict)
                         if (sc_new & reach) != (sc_old & reach):
                             if linked:
                                 dirty[i] = 1
@@ -508,7 +582,7 @@ def run_epoch(
                                     rlog[tid, k, 1] = day
                                     rbits[tid, k] = sc_new & reach
                                 rn[tid] = k + 1  # past the capacity: the caller reruns
-                    elif score[i] != s_old:
+                    elif score[i] != s_old and out:
                         # same grade and sanctions: only the score sum moves
                         diff[tid, od, grp, g_new, 1] += score[i] - s_old
                     if g_new == K - 1:
@@ -537,6 +611,8 @@ def run_epoch(
                     _fill_panel(pbuf, pn, tid, p_first, score[i], cg, lists[i], csc)
             if has_next:
                 next_t[i] = t
+            if has_sched:
+                spill[i] = sp_i
             if has_due:
                 due[i] = min(td, int(t) if t < 1e9 else BIG)
 
@@ -649,3 +725,40 @@ def recorded_columns(acts: np.ndarray) -> np.ndarray:
 
 def thread_count() -> int:
     return get_num_threads()
+
+
+@njit(cache=True)
+def link_schedule(day, todo, n_persons, rep, rf_start, rf, rstate, reach_rep, reach_firms, cur,
+                  out_agent, out_bits):
+    """The links between adults at boundary ``day``, replayed: for each firm or legal
+    representative linked to an agent of ``todo`` (whose reaching sanctions changed in the
+    epoch), the sanctions that reach it from its links' state on ``day`` (``rstate``). Each
+    change from ``cur`` is appended to ``out_*``; returns how many. Same targets and the same
+    sanctions as ``couple`` without households."""
+    cand = np.empty(64, np.int64)
+    n_out = 0
+    for q in range(todo.shape[0]):
+        i = todo[q]
+        nc = 0
+        if i < n_persons:
+            for k in range(rf_start[i], rf_start[i + 1]):
+                if nc < 63:
+                    cand[nc] = n_persons + rf[k]
+                    nc += 1
+        else:
+            cand[0] = rep[i - n_persons]
+            nc = 1
+        for c in range(nc):
+            m = cand[c]
+            new = np.uint64(0)
+            if m < n_persons:
+                for k in range(rf_start[m], rf_start[m + 1]):
+                    new |= rstate[n_persons + rf[k]] & reach_rep
+            else:
+                new |= rstate[rep[m - n_persons]] & reach_firms
+            if new != cur[m]:
+                cur[m] = new
+                out_agent[n_out] = m
+                out_bits[n_out] = new
+                n_out += 1
+    return n_out

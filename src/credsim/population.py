@@ -214,13 +214,16 @@ def legal_representatives(seed: int, c: Community, age: np.ndarray):
     rep = np.zeros(nf, np.int64)
     if n == 0:
         return rep, np.zeros(1, np.int64), np.zeros(0, np.int64)
-    found = np.zeros(nf, np.bool_)
+    left = np.arange(nf)  # firms without a representative yet
     for k in range(8):
-        cand = np.minimum((rng.uniforms(seed, gids, rng.S_ATTR + 5 + k, 0) * n).astype(np.int64),
-                          n - 1)
-        ok = ~found & (age[cand] > 0)
-        rep[ok] = cand[ok]
-        found |= ok
+        cand = np.minimum((rng.uniforms(seed, gids[left], rng.S_ATTR + 5 + k, 0) * n)
+                          .astype(np.int64), n - 1)
+        ok = age[cand] > 0
+        rep[left[ok]] = cand[ok]
+        left = left[~ok]
+        if not len(left):
+            break
     order = np.argsort(rep, kind="stable")
-    rf_start = np.searchsorted(rep[order], np.arange(n + 1)).astype(np.int64)
+    rf_start = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(rep, minlength=n), out=rf_start[1:])
     return rep, rf_start, order.astype(np.int64)
