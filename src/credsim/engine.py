@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, parallel_chunksize
+from numba import njit, parallel_chunksize, prange
 
 from credsim import jitcache  # noqa: F401  (before any @njit: cache keyed by the package)
 from credsim.compile import FIRM_GROUP, GROUPS, BehaviourTables, MechanismTables, RegimeTables
@@ -32,6 +32,7 @@ from credsim.population import Community, households, legal_representatives, syn
 from credsim.rules import REC_FIELDS, REC_STAGE
 
 N_BLOCKS = 64  # work units per community: fixed, so results never depend on threads
+_TALLY_BLOCKS = 8
 HARM_COLS = ["agents", "ever_restricted", "ever_falsely_restricted", "reached_lowest",
              "left_lowest", "ever_sanctioned_through_link"]
 BAD_BUCKETS = ["0", "1", "2+"]  # true acts the regime deducts points for, per agent
@@ -324,30 +325,42 @@ def _set_in_order(state, agents, bits):
         state[agents[k]] = bits[k]
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def _tally(group, age, flags, nbad, score, nev, covers_person, covers_firm, score_min, hist, out):
     """One pass over a finished community: the final scores of scored agents (``hist``), and per
     group and true-behaviour bucket how many agents were ever restricted, falsely restricted,
     reached the lowest grade, left it, or were sanctioned through a link (``out``). Returns the
-    number of events."""
-    bits = (F_RESTRICTED, F_FALSE_RESTRICTED, F_LOWEST, F_LEFT_LOWEST, F_SPILL)
-    events = 0
-    for i in range(group.shape[0]):
-        events += nev[i]
-        f = flags[i]
-        if age[i] == 0:
-            # children (unscored) sanctioned through their household count in the spill column
-            if f & F_SPILL:
-                out[group[i], 0, 5] += 1
-            continue
-        if (covers_firm and group[i] == FIRM_GROUP) or (covers_person and group[i] != FIRM_GROUP):
-            hist[score[i] - score_min] += 1
-        b = min(nbad[i], 2)
-        out[group[i], b, 0] += 1
-        for j in range(5):
-            if f & bits[j]:
-                out[group[i], b, j + 1] += 1
-    return events
+    number of events. Fixed blocks, each with its own counts, summed in order: integer sums,
+    the same on any number of threads."""
+    n = group.shape[0]
+    nb = _TALLY_BLOCKS
+    block = (n + nb - 1) // nb
+    hists = np.zeros((nb, hist.shape[0]), np.int64)
+    outs = np.zeros((nb,) + out.shape, np.int64)
+    evs = np.zeros(nb, np.int64)
+    for b in prange(nb):
+        bits = (F_RESTRICTED, F_FALSE_RESTRICTED, F_LOWEST, F_LEFT_LOWEST, F_SPILL)
+        events = 0
+        for i in range(b * block, min(n, (b + 1) * block)):
+            events += nev[i]
+            f = flags[i]
+            if age[i] == 0:
+                # children (unscored) sanctioned through their household: the spill column
+                if f & F_SPILL:
+                    outs[b, group[i], 0, 5] += 1
+                continue
+            if (covers_firm and group[i] == FIRM_GROUP) or (covers_person and group[i] != FIRM_GROUP):
+                hists[b, score[i] - score_min] += 1
+            k = min(nbad[i], 2)
+            outs[b, group[i], k, 0] += 1
+            for j in range(5):
+                if f & bits[j]:
+                    outs[b, group[i], k, j + 1] += 1
+        evs[b] = events
+    for b in range(nb):
+        hist += hists[b]
+        out += outs[b]
+    return evs.sum()
 
 
 def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep,

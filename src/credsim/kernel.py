@@ -312,6 +312,10 @@ def run_epoch(
             k_end = sp_ptr[ii + 1] if has_sched else 0
             d_sp = sp_day[k_sp] if k_sp < k_end else BIG
             end = d1 if has_bound and bound[i] else d_end
+            # score and lists as the visit starts, in locals: on day 0 from the values just set
+            # (no load waiting on the stores), later from the arrays
+            s_i = 0
+            l_i = np.uint16(0)
             if d0 == 0:
                 if linked:
                     spill[i] = 0
@@ -339,9 +343,14 @@ def run_epoch(
                 nev[i] = 0
                 flags[i] = 0
                 nbad[i] = 0
-            sp_i = spill[i] if linked else np.uint64(0)  # links change it between visits only
-            g0 = _grade(score[i], score_min, grade_lut) if covered else K
-            watched = covered and (surv_grades[g0] or (lists[i] & surv_lists) != 0)
+                s_i = s0
+            else:
+                s_i = score[i]
+                l_i = lists[i]
+            # links change it between visits only (and none has reached the agent on day 0)
+            sp_i = spill[i] if linked and d0 > 0 else np.uint64(0)
+            g0 = _grade(s_i, score_min, grade_lut) if covered else K
+            watched = covered and (surv_grades[g0] or (l_i & surv_lists) != 0)
             lam = -1.0  # the agent's rates, computed when first needed
             inv_lam = 0.0  # 1 / lam: waiting times multiply instead of dividing at every event
             t = next_t[i] if d0 > 0 else 0.0
@@ -355,9 +364,8 @@ def run_epoch(
                 sc0 = np.uint64(0)
                 fs0 = np.uint64(0)
                 sp0 = np.uint64(0)
-                g0, sc0, fs0, sp0 = _state_lut(covered, score[i], strue[i], lists[i], lfalse[i],
-                                               sp_i, K, score_min, grade_lut, grade_sanc,
-                                               list_sanc)
+                g0, sc0, fs0, sp0 = _state_lut(covered, s_i, s_i, l_i, np.uint16(0), sp_i, K,
+                                               score_min, grade_lut, grade_sanc, list_sanc)
                 have = True
                 cg, csc, cfs, csp = g0, sc0, fs0, sp0
                 if log_reach:
@@ -371,7 +379,7 @@ def run_epoch(
                     inv_lam = 1.0 / lam
                     t = rng.standard_exponential(akey, rng.S_WAIT, 0) * inv_lam
                 if out:
-                    _emit(diff, tid, 0, grp, g0, score[i], lists[i], sc0, fs0, lfalse[i], sp0, 1,
+                    _emit(diff, tid, 0, grp, g0, s_i, l_i, sc0, fs0, np.uint16(0), sp0, 1,
                           covered, S, L, restrict)
                 if covered and g0 == K - 1:
                     flags[i] |= F_LOWEST
