@@ -184,6 +184,7 @@ def test_links_apply_from_the_next_epoch_in_a_run():
     ({"households": True, "legal_representatives": True}, "reach-regime.toml"),
     ({"households": True, "legal_representatives": True}, "reach-split-regime.toml"),
     ({"households": False, "legal_representatives": True}, "reach-split-regime.toml"),
+    ({"households": False, "legal_representatives": True}, "reach-both-regime.toml"),
 ])
 def test_one_pass_and_free_agents_give_the_epochs_results(monkeypatch, links, regime):
     """Optimised runs equal the plain epoch loop, cell for cell. With links to children only:
@@ -192,7 +193,9 @@ def test_one_pass_and_free_agents_give_the_epochs_results(monkeypatch, links, re
     the epochs and the others stop at each boundary; otherwise one pass too, then the firms
     and representatives a link reached run again, adding what the links add (panel agents
     among them: run quiet first, then in full). The reference stops every agent at every
-    boundary."""
+    boundary. With a sanction that reaches both ways across the firm link, an agent's own
+    reaching sanctions can change while a link already gives it the same ones: the epoch loop
+    must still couple its links (it once did not, and this case failed)."""
     from credsim import engine, executors
 
     sc = make_scenario(days=120, epoch_days=10, regime={"file": regime},
@@ -223,7 +226,7 @@ def test_one_pass_and_free_agents_give_the_epochs_results(monkeypatch, links, re
     monkeypatch.setattr(engine, "_bound", counted)
     monkeypatch.setattr(engine, "run_epoch", spied)
     fast = Sim(sc).run(workers=1, progress=False)
-    split = regime == "reach-split-regime.toml"
+    split = regime != "reach-regime.toml"  # no sanction reaches children and across firms
     if links["legal_representatives"]:
         comms = Sim(sc).plan.communities
         assert free and min(free) > 0  # free agents in every community

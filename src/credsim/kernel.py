@@ -580,7 +580,9 @@ def run_epoch(
                         elif corr and (sp_old or sp_new):
                             _emit_link(diff, tid, od, grp, g_old, sc_old, sp_old, -1, S, restrict)
                             _emit_link(diff, tid, od, grp, g_new, sc_new, sp_new, 1, S, restrict)
-                        if (sc_new & reach) != (sc_old & reach):
+                        # the agent's own reaching sanctions (a link's may hide a change)
+                        own_new = sc_new & ~sp_new & reach
+                        if own_new != (sc_old & ~sp_old & reach):
                             if linked:
                                 dirty[i] = 1
                             if log_reach:
@@ -588,7 +590,7 @@ def run_epoch(
                                 if k < rlog.shape[1]:
                                     rlog[tid, k, 0] = i
                                     rlog[tid, k, 1] = day
-                                    rbits[tid, k] = sc_new & reach
+                                    rbits[tid, k] = own_new
                                 rn[tid] = k + 1  # past the capacity: the caller reruns
                     elif score[i] != s_old and out:
                         # same grade and sanctions: only the score sum moves
