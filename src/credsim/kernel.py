@@ -59,6 +59,17 @@ _ONE = np.uint64(1)
 
 
 @njit(inline="always", cache=True)
+def _add_bits(diff, tid, od, grp, grade, bits, col, sign):
+    """Add ``sign`` to the cell of each set bit k of ``bits``: measure ``col + k``."""
+    k = 0
+    while bits:
+        if bits & _ONE:
+            diff[tid, od, grp, grade, col + k] += sign
+        bits >>= _ONE
+        k += 1
+
+
+@njit(inline="always", cache=True)
 def _emit(diff, tid, od, grp, grade, score, lists, sanc, fsanc, lfalse, spill_only, sign, scored,
           S, L, restrict):
     """Add (sign=+1) or remove (-1) one agent's contribution to day ``od``'s cells.
@@ -71,27 +82,9 @@ def _emit(diff, tid, od, grp, grade, score, lists, sanc, fsanc, lfalse, spill_on
         diff[tid, od, grp, grade, 2] += sign
     if fsanc & restrict:
         diff[tid, od, grp, grade, 3] += sign
-    k = 0
-    s = sanc
-    while s:
-        if s & _ONE:
-            diff[tid, od, grp, grade, 4 + k] += sign
-        s >>= _ONE
-        k += 1
-    k = 0
-    s = fsanc
-    while s:
-        if s & _ONE:
-            diff[tid, od, grp, grade, 4 + S + k] += sign
-        s >>= _ONE
-        k += 1
-    k = 0
-    s = spill_only
-    while s:
-        if s & _ONE:
-            diff[tid, od, grp, grade, 4 + 2 * S + k] += sign
-        s >>= _ONE
-        k += 1
+    _add_bits(diff, tid, od, grp, grade, sanc, 4, sign)
+    _add_bits(diff, tid, od, grp, grade, fsanc, 4 + S, sign)
+    _add_bits(diff, tid, od, grp, grade, spill_only, 4 + 2 * S, sign)
     m = lists
     k = 0
     while m:
@@ -126,14 +119,8 @@ def _emit_link(diff, tid, od, grp, grade, sanc, spill_only, sign, S, restrict):
     the same without the sanctions held only through a link, ``spill_only``)."""
     if (sanc & restrict) and not (sanc & ~spill_only & restrict):
         diff[tid, od, grp, grade, 2] += sign
-    k = 0
-    s = spill_only
-    while s:
-        if s & _ONE:
-            diff[tid, od, grp, grade, 4 + k] += sign
-            diff[tid, od, grp, grade, 4 + 2 * S + k] += sign
-        s >>= _ONE
-        k += 1
+    _add_bits(diff, tid, od, grp, grade, spill_only, 4, sign)  # in force
+    _add_bits(diff, tid, od, grp, grade, spill_only, 4 + 2 * S, sign)  # through a link only
 
 
 @njit(inline="always", cache=True)
