@@ -131,6 +131,15 @@ def _run_credsim(n: int, seed: int | None) -> tuple:
     return res, bd, time.perf_counter() - t0
 
 
+def _kernel_features(n: int, seed: int | None) -> int:
+    """The mechanisms credsim compiled its kernel with for this scenario (``kernel.F_*`` bits):
+    0 for points-v2, which uses none, as for any such scenario."""
+    from credsim.engine import mechanism_features
+    from credsim.sim import Sim
+
+    return mechanism_features(Sim(_scenario(n, seed)).engine_spec(), links=False)
+
+
 def child_numpy(n: int, seed: int) -> dict:
     before, _ = _rss_mb()
     out = numpy_points_v2(n, DAYS, seed)
@@ -173,6 +182,7 @@ def child_credsim(n: int, seed: int | None) -> dict:
         "peak_rss_mb": peak,
         "rss_increase_mb": peak - before,
         "threads": numba.get_num_threads(),
+        "kernel_features": _kernel_features(n, seed),
     }
 
 
@@ -403,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"per round {', '.join(f'{x:.1f}x' for x in r['round_ratios'])} "
                   f"(median {rr[len(rr) // 2]:.1f}x); credsim end-to-end "
                   f"{r['credsim']['end_to_end_seconds']:.2f} s incl. planning and result frames")
+            if r["credsim"].get("kernel_features") == 0:
+                print("  (credsim ran the kernel compiled without the mechanisms points-v2 does not "
+                      "use, as for any scenario that uses none: docs/architecture.md)")
     report["agreement_passed"] = not failed
     print("\noverall: " + ("PASS" if not failed else "FAIL"))
     if args.json:

@@ -123,3 +123,76 @@ def test_burn_in_starts_recording_later():
     assert len(bd) == 30
     # after a burn-in the lists are already populated on day 0
     assert bd.list_black.iloc[0] > 0
+
+
+def _analytic(**over):
+    base = dict(days=120, regime={"file": "analytic-regime.toml"}, detection={"perfect": True},
+                population={"persons": 200_000, "community_size": 50_000, "firms": False},
+                output={"panel_agents": 400, "report": False})
+    base.update(over)
+    return make_scenario(**base)
+
+
+def test_kernel_without_unused_mechanisms_gives_the_same_results(monkeypatch):
+    """A scenario with no use for any mechanism (every act recorded and accepted as drawn, no
+    lists, recoveries, appeals or links) runs a kernel compiled without their code: its results
+    equal, cell for cell, those of the kernel with every mechanism."""
+    from credsim import engine
+    from credsim.kernel import F_ALL
+
+    seen = []
+    chosen = engine.mechanism_features
+
+    def spy(spec, links):
+        seen.append(chosen(spec, links))
+        return seen[-1]
+
+    monkeypatch.setattr(engine, "mechanism_features", spy)
+    sc = _analytic()
+    lean = Sim(sc).run(workers=1, progress=False)
+    assert seen and set(seen) == {0}
+    monkeypatch.setattr(engine, "mechanism_features", lambda spec, links: F_ALL)
+    full = Sim(sc).run(workers=1, progress=False)
+    assert lean.meta["performance"]["events"] == full.meta["performance"]["events"] > 0
+    assert len(lean.panel) > 0
+    for name in ("daily", "acts", "panel", "harm"):
+        a, b = getattr(lean, name), getattr(full, name)
+        assert a.shape == b.shape and a.equals(b), name
+    np.testing.assert_array_equal(lean.score_hist, full.score_hist)
+
+
+@pytest.mark.parametrize("over", [
+    {"detection": {"perfect": False}},
+    {"regime": {"file": "lists-regime.toml"}},
+    {"response": {"deterrence": 0.5, "gaming": 0.0, "chilling": 0.0}},
+])
+def test_every_mechanism_in_use_gets_the_kernel_with_all(over):
+    """Leaving a mechanism's code out is safe only when the scenario cannot use it: any one in
+    use (in the scenario, or in a compiled table) gives the kernel with all of them."""
+    import dataclasses
+
+    from credsim import engine
+    from credsim.kernel import F_ALL
+
+    spec = Sim(_analytic()).engine_spec()
+    assert engine.mechanism_features(spec, links=False) == 0
+    assert engine.mechanism_features(Sim(_analytic(**over)).engine_spec(), links=False) == F_ALL
+    assert engine.mechanism_features(spec, links=True) == F_ALL
+    B, X = spec.behaviour, spec.mechanisms
+    one = {"behaviour": {"grp_false": np.zeros_like(B.grp_false),
+                         "p_detect": np.full_like(B.p_detect, 0.9)},
+           "mechanisms": {"act_accept": np.full_like(X.act_accept, 0.9),
+                          "act_deter": np.full_like(X.act_deter, 0.1),
+                          "act_game": np.full_like(X.act_game, 2.0),
+                          "act_parent": np.ones_like(X.act_parent),
+                          "surv_grades": np.ones_like(X.surv_grades),
+                          "surv_lists": 1, "appeal_p": 0.5},
+           "regime": {"rec_after": np.array([30], np.int32)}}
+    for part, fields in one.items():
+        for field, value in fields.items():
+            table = dataclasses.replace(getattr(spec, part), **{field: value})
+            changed = dataclasses.replace(spec, **{part: table})
+            assert engine.mechanism_features(changed, links=False) == F_ALL, field
+    for field, value in (("n_lists", 1), ("peer", (4, 1.0, 30, 0.0, 1.0, 1.0))):
+        changed = dataclasses.replace(spec, **{field: value})
+        assert engine.mechanism_features(changed, links=False) == F_ALL, field
