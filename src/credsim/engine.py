@@ -25,6 +25,7 @@ from credsim.kernel import (
     F_RESTRICTED,
     F_SPILL,
     F_TIMERS,
+    MAX_TARGETS,
     PANEL_COLS,
     couple,
     kernel_for,
@@ -305,7 +306,8 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
                 if rerun:
                     firm = todo >= c.persons
                     per = todo[~firm]
-                    cap = int(firm.sum() + np.minimum(rf_start[per + 1] - rf_start[per], 63).sum())
+                    cap = int(firm.sum()
+                              + np.minimum(rf_start[per + 1] - rf_start[per], MAX_TARGETS).sum())
                     out_a, out_b = np.empty(cap, np.int64), np.empty(cap, np.uint64)
                     k = link_schedule(b, todo, c.persons, rep, rf_start, rf, rstate, X.reach_rep,
                                       X.reach_firms, cur, out_a, out_b)

@@ -681,6 +681,25 @@ def _own(x, n_persons, covers_person, covers_firm, age, score, lists, band_min, 
     return sanctions_of(grade_of(score[x], band_min), lists[x], grade_sanc, list_sanc)
 
 
+MAX_TARGETS = 63  # agents one agent's links reach at a boundary, at most (the rest are dropped)
+
+
+@njit(inline="always", cache=True)
+def _firm_targets(i, n_persons, rep, rf_start, rf, cand, nc):
+    """Append to ``cand`` (from ``nc``) the agents linked to ``i`` through firms: the firms a
+    person represents, or a firm's legal representative, up to ``MAX_TARGETS`` in all. Returns
+    the new count. ``couple`` and ``link_schedule`` reach the same agents through it."""
+    if i < n_persons:
+        for k in range(rf_start[i], rf_start[i + 1]):
+            if nc < MAX_TARGETS:
+                cand[nc] = n_persons + rf[k]
+                nc += 1
+    elif nc < MAX_TARGETS:
+        cand[nc] = rep[i - n_persons]
+        nc += 1
+    return nc
+
+
 @njit(cache=True)
 def couple(
     day, burn, todo, n_persons, S, L, band_min, grade_sanc, list_sanc, covers_person, covers_firm,
@@ -697,25 +716,18 @@ def couple(
     K = band_min.shape[0]
     od = max(day - burn, 0)
     restrict = np.uint64(restrict_mask)
-    cand = np.empty(64, np.int64)
+    cand = np.empty(MAX_TARGETS, np.int64)
     for q in range(todo.shape[0]):
         i = todo[q]
         nc = 0
-        if i < n_persons:
-            if households:
-                h = hh_of[i]
-                for m in range(hh_start[h], hh_start[h + 1]):
-                    if age[m] == 0 and nc < 63:
-                        cand[nc] = m
-                        nc += 1
-            if legal_reps:
-                for k in range(rf_start[i], rf_start[i + 1]):
-                    if nc < 63:
-                        cand[nc] = n_persons + rf[k]
-                        nc += 1
-        elif legal_reps:
-            cand[nc] = rep[i - n_persons]
-            nc += 1
+        if i < n_persons and households:
+            h = hh_of[i]
+            for m in range(hh_start[h], hh_start[h + 1]):
+                if age[m] == 0 and nc < MAX_TARGETS:
+                    cand[nc] = m
+                    nc += 1
+        if legal_reps:
+            nc = _firm_targets(i, n_persons, rep, rf_start, rf, cand, nc)
         for c in range(nc):
             m = cand[c]
             new = np.uint64(0)
@@ -779,19 +791,10 @@ def link_schedule(day, todo, n_persons, rep, rf_start, rf, rstate, reach_rep, re
     epoch), the sanctions that reach it from its links' state on ``day`` (``rstate``). Each
     change from ``cur`` is appended to ``out_*``; returns how many. Same targets and the same
     sanctions as ``couple`` without households."""
-    cand = np.empty(64, np.int64)
+    cand = np.empty(MAX_TARGETS, np.int64)
     n_out = 0
     for q in range(todo.shape[0]):
-        i = todo[q]
-        nc = 0
-        if i < n_persons:
-            for k in range(rf_start[i], rf_start[i + 1]):
-                if nc < 63:
-                    cand[nc] = n_persons + rf[k]
-                    nc += 1
-        else:
-            cand[0] = rep[i - n_persons]
-            nc = 1
+        nc = _firm_targets(todo[q], n_persons, rep, rf_start, rf, cand, 0)
         for c in range(nc):
             m = cand[c]
             new = np.uint64(0)
