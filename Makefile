@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test lint bench baseline clean install
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
+
+# rewrite the exact baselines on purpose (a change meant to change results)
+baseline: $(STAMP)
+	$(BIN)/python tests/baseline.py --update
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/points_v2.py
