@@ -1,5 +1,7 @@
 """The engine on real runs: analytic results, invariants, reproducibility."""
 
+import dataclasses
+
 import numba
 import numpy as np
 import pytest
@@ -138,7 +140,7 @@ def test_kernel_without_unused_mechanisms_gives_the_same_results(monkeypatch):
     lists, recoveries, appeals or links) runs a kernel compiled without their code: its results
     equal, cell for cell, those of the kernel with every mechanism."""
     from credsim import engine
-    from credsim.kernel import F_ALL
+    from credsim.layout import FEAT_ALL
 
     seen = []
     chosen = engine.mechanism_features
@@ -151,7 +153,7 @@ def test_kernel_without_unused_mechanisms_gives_the_same_results(monkeypatch):
     sc = _analytic()
     lean = Sim(sc).run(workers=1, progress=False)
     assert seen and set(seen) == {0}
-    monkeypatch.setattr(engine, "mechanism_features", lambda spec, links: F_ALL)
+    monkeypatch.setattr(engine, "mechanism_features", lambda spec, links: FEAT_ALL)
     full = Sim(sc).run(workers=1, progress=False)
     assert lean.meta["performance"]["events"] == full.meta["performance"]["events"] > 0
     assert len(lean.panel) > 0
@@ -169,15 +171,13 @@ def test_kernel_without_unused_mechanisms_gives_the_same_results(monkeypatch):
 def test_every_mechanism_in_use_gets_the_kernel_with_all(over):
     """Leaving a mechanism's code out is safe only when the scenario cannot use it: any one in
     use (in the scenario, or in a compiled table) gives the kernel with all of them."""
-    import dataclasses
-
     from credsim import engine
-    from credsim.kernel import F_ALL
+    from credsim.layout import FEAT_ALL
 
     spec = Sim(_analytic()).engine_spec()
     assert engine.mechanism_features(spec, links=False) == 0
-    assert engine.mechanism_features(Sim(_analytic(**over)).engine_spec(), links=False) == F_ALL
-    assert engine.mechanism_features(spec, links=True) == F_ALL
+    assert engine.mechanism_features(Sim(_analytic(**over)).engine_spec(), links=False) == FEAT_ALL
+    assert engine.mechanism_features(spec, links=True) == FEAT_ALL
     B, X = spec.behaviour, spec.mechanisms
     one = {"behaviour": {"grp_false": np.zeros_like(B.grp_false),
                          "p_detect": np.full_like(B.p_detect, 0.9)},
@@ -190,9 +190,9 @@ def test_every_mechanism_in_use_gets_the_kernel_with_all(over):
            "regime": {"rec_after": np.array([30], np.int32)}}
     for part, fields in one.items():
         for field, value in fields.items():
-            table = dataclasses.replace(getattr(spec, part), **{field: value})
+            table = getattr(spec, part)._replace(**{field: value})
             changed = dataclasses.replace(spec, **{part: table})
-            assert engine.mechanism_features(changed, links=False) == F_ALL, field
+            assert engine.mechanism_features(changed, links=False) == FEAT_ALL, field
     for field, value in (("n_lists", 1), ("peer", (4, 1.0, 30, 0.0, 1.0, 1.0))):
         changed = dataclasses.replace(spec, **{field: value})
-        assert engine.mechanism_features(changed, links=False) == F_ALL, field
+        assert engine.mechanism_features(changed, links=False) == FEAT_ALL, field

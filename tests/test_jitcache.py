@@ -1,5 +1,7 @@
 """Numba's cache of credsim's kernels is keyed by the whole package, not one source file."""
 
+import shutil
+
 from credsim import jitcache, kernel, rng
 
 
@@ -23,6 +25,33 @@ def test_other_packages_keep_numbas_locators():
 
 def test_the_stamp_covers_what_kernels_inline():
     mods = jitcache.compiled_modules()
-    for m in ("kernel", "rng", "rules", "engine", "population", "peer", "compile"):
+    for m in ("kernel", "rng", "rules", "layout", "peer", "synthesis", "tally"):
         assert m in mods
-    assert "report" not in mods and "cli" not in mods  # editing the report keeps the kernels
+    # modules that only describe, validate, plan or report: editing them compiles nothing
+    for m in ("errors", "config", "regime", "behaviour", "compile", "engine", "population",
+              "report", "cli", "results", "sim"):
+        assert m not in mods, m
+
+
+def _edited(tmp_path, module, old, new):
+    """The stamp of a copy of the package with one text replaced in ``module``."""
+    root = tmp_path / "credsim"
+    shutil.copytree(jitcache.PACKAGE_DIR, root, ignore=shutil.ignore_patterns("__pycache__", "data"))
+    path = root / f"{module}.py"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return jitcache.stamp(root)
+
+
+def test_editing_a_message_or_a_docstring_compiles_nothing(tmp_path):
+    base = jitcache.stamp(jitcache.PACKAGE_DIR)
+    assert _edited(tmp_path / "a", "errors", "(top level)", "(the top level)") == base
+    assert _edited(tmp_path / "b", "regime", '"""', '""" (edited)', ) == base
+    assert _edited(tmp_path / "c", "engine", '"""', '""" (edited)') == base
+
+
+def test_editing_compiled_code_or_what_it_inlines_compiles_afresh(tmp_path):
+    base = jitcache.stamp(jitcache.PACKAGE_DIR)
+    for k, module in enumerate(("rules", "rng", "layout", "kernel")):
+        assert _edited(tmp_path / str(k), module, "\n", "\n# edited\n") != base, module

@@ -5,6 +5,7 @@ import pytest
 from conftest import make_scenario
 
 from credsim.kernel import couple
+from credsim.layout import PANEL_COLS, Measures
 from credsim.sim import Sim
 
 N = 200_000
@@ -135,8 +136,9 @@ def test_firm_listing_bans_its_legal_representative_until_lifted():
     flags = np.zeros(4, np.uint8)
     spill = np.zeros(4, np.uint64)
     due = np.full(4, 10**6, np.int32)
-    diff = np.zeros((1, 30, 5, 3, 4 + 3 + 2), np.int64)
-    pbuf = np.zeros((1, 1, 10), np.int64)
+    ms = Measures.of(1, 1)  # one sanction, one list
+    diff = np.zeros((1, 30, 5, 3, ms.count), np.int64)
+    pbuf = np.zeros((1, 1, PANEL_COLS), np.int64)
     pn = np.zeros(1, np.int64)
 
     def step(day, todo):
@@ -149,11 +151,11 @@ def test_firm_listing_bans_its_legal_representative_until_lifted():
     assert spill.tolist() == [0, 1, 0, 0]  # the representative, not the others
     assert due[1] == 7  # and it is visited in the next epoch
     # the representative's own ban does not reach its household's child: only own sanctions reach
-    assert diff[0, 7, 2, 0, 4 + 2] == 1  # person 1 (male urban, grade ok) banned through a link
+    assert diff[0, 7, 2, 0, ms.link_sanction] == 1  # person 1 (male urban, grade ok) banned through a link
     lists[3] = 0
     step(14, [3])
     assert spill.tolist() == [0, 0, 0, 0]
-    assert diff[0, 14, 2, 0, 4 + 2] == -1
+    assert diff[0, 14, 2, 0, ms.link_sanction] == -1
     # a listed parent bars the household's child
     lists[0] = 1
     step(21, [0])

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from credsim.marginals import load_marginals
-from credsim.population import plan_population, synthesize
+from credsim.population import plan_population
+from credsim.synthesis import synthesize
 
 
 @pytest.fixture(scope="module")

@@ -5,23 +5,16 @@ Adding a regime never touches a kernel: everything a regime says becomes one of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from credsim.behaviour import Catalogue
+from credsim.layout import BIG, NO_SCORE
 from credsim.regime import Regime
 
-NO_LIST = -1
-BIG = np.int32(2**31 - 1)  # "never" for day timers
-NO_SCORE = np.int32(-(2**31))  # "none" for optional scores
-GROUPS = ["female_urban", "female_rural", "male_urban", "male_rural", "firm"]
-FIRM_GROUP = 4
-UNSCORED = "unscored"
 
-
-@dataclass(frozen=True)
-class RegimeTables:
+class RegimeTables(NamedTuple):
     """A regime as arrays. Grade index K (= number of bands) is the pseudo-grade 'unscored'."""
 
     score_init: int
@@ -55,12 +48,8 @@ class RegimeTables:
     rec_cls_min: np.ndarray  # int32[R]
     grade_lut: np.ndarray  # int16[score_max - score_min + 1]: grade of each score (no band search)
 
-    def as_tuple(self) -> tuple:
-        return tuple(getattr(self, f) for f in self.__dataclass_fields__)
 
-
-@dataclass(frozen=True)
-class BehaviourTables:
+class BehaviourTables(NamedTuple):
     """Acts grouped by (subject, trait) so one Poisson process per agent covers all its acts.
 
     An agent of subject s draws events at rate sum_g m[trait_g] * grp_rate[g]; the group is chosen
@@ -80,12 +69,9 @@ class BehaviourTables:
     grp_false: np.ndarray  # int32[G]: sensor whose false matches the group draws, -1 = true acts
     grp_female: np.ndarray  # float64[G]: rate multiplier for women (false-match groups)
 
-    def as_tuple(self) -> tuple:
-        return tuple(getattr(self, f) for f in self.__dataclass_fields__)
-
 
 def grade_table(band_min: np.ndarray, score_min: int, score_max: int) -> np.ndarray:
-    """The grade of every score in [score_min, score_max], as ``rules.grade_of`` gives it: the
+    """The grade of every score in [score_min, score_max], as a band search would give it: the
     first band (best first) whose minimum the score reaches, else the last band."""
     scores = np.arange(score_min, score_max + 1)
     lut = np.full(len(scores), len(band_min) - 1, np.int16)
@@ -267,8 +253,7 @@ def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: b
     )
 
 
-@dataclass(frozen=True)
-class MechanismTables:
+class MechanismTables(NamedTuple):
     """Errors, appeals, surveillance feedback, behaviour response and coupling as numbers."""
 
     surv_mult: float  # 1 = off
@@ -287,9 +272,6 @@ class MechanismTables:
     restrict_mask: int  # sanctions of kind restriction
     households: bool
     legal_reps: bool
-
-    def as_tuple(self) -> tuple:
-        return tuple(getattr(self, f) for f in self.__dataclass_fields__)
 
     @property
     def coupled(self) -> bool:

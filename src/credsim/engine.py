@@ -10,39 +10,38 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, parallel_chunksize, prange
+from numba import parallel_chunksize
 
-from credsim import jitcache  # noqa: F401  (before any @njit: cache keyed by the package)
-from credsim.compile import FIRM_GROUP, GROUPS, BehaviourTables, MechanismTables, RegimeTables
+from credsim.compile import BehaviourTables, MechanismTables, RegimeTables
 from credsim.kernel import (
-    F_ACTS,
-    F_ALL,
-    F_FALSE,
-    F_FALSE_RESTRICTED,
-    F_LEFT_LOWEST,
-    F_LINKS,
-    F_LOWEST,
-    F_RESTRICTED,
-    F_SPILL,
-    F_TIMERS,
     MAX_TARGETS,
-    PANEL_COLS,
     couple,
     kernel_for,
     link_schedule,
     recorded_columns,
     run_epoch,
+    set_in_order,
     thread_count,
 )
+from credsim.layout import (
+    FEAT_ACTS,
+    FEAT_ALL,
+    FEAT_FALSE,
+    FEAT_LINKS,
+    FEAT_TIMERS,
+    GROUPS,
+    HARM_COLS,
+    PANEL_COLS,
+    REC_FIELDS,
+    REC_STAGE,
+    Measures,
+)
 from credsim.peer import peer_round
-from credsim.population import Community, households, legal_representatives, synthesize
-from credsim.rules import REC_FIELDS, REC_STAGE
+from credsim.population import Community
+from credsim.synthesis import households, legal_representatives, synthesize
+from credsim.tally import tally
 
 N_BLOCKS = 64  # work units per community: fixed, so results never depend on threads
-_TALLY_BLOCKS = 8
-HARM_COLS = ["agents", "ever_restricted", "ever_falsely_restricted", "reached_lowest",
-             "left_lowest", "ever_sanctioned_through_link"]
-BAD_BUCKETS = ["0", "1", "2+"]  # true acts the regime deducts points for, per agent
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,9 @@ class EngineSpec:
     peer: tuple | None = None  # (contacts, ratings_per_day, memory, quality_mean, sd, noise_sd)
 
     @property
-    def measures(self) -> int:
-        return 4 + 3 * self.n_sanctions + 2 * self.n_lists
+    def measures(self) -> Measures:
+        """Where each measure of a daily cell sits (``measures.count`` of them)."""
+        return Measures.of(self.n_sanctions, self.n_lists)
 
 
 @dataclass
@@ -133,7 +133,7 @@ def release_scratch() -> None:
 
 
 def mechanism_features(spec: EngineSpec, links: bool) -> int:
-    """The mechanisms the kernel must be compiled with for a scenario (``kernel.F_*`` bits).
+    """The mechanisms the kernel must be compiled with for a scenario (``layout.FEAT_*`` bits).
 
     Each set of mechanisms is a kernel of its own, compiled once and cached; to keep that to two
     kernels, a scenario gets the kernel with every mechanism unless it has a use for none of
@@ -144,16 +144,16 @@ def mechanism_features(spec: EngineSpec, links: bool) -> int:
     B, X, R = spec.behaviour, spec.mechanisms, spec.regime
     need = 0
     if (B.grp_false >= 0).any():
-        need |= F_ACTS | F_FALSE
+        need |= FEAT_ACTS | FEAT_FALSE
     if ((B.p_detect < 1.0).any() or (X.act_accept < 1.0).any() or (X.act_deter > 0.0).any()
             or (X.act_game > 1.0).any() or X.act_parent.any() or X.surv_grades.any()
             or X.surv_lists != 0):
-        need |= F_ACTS
+        need |= FEAT_ACTS
     if spec.n_lists or R.rec_after.shape[0] or X.appeal_p > 0.0:
-        need |= F_TIMERS
+        need |= FEAT_TIMERS
     if links or spec.peer is not None:
-        need |= F_LINKS
-    return F_ALL if need else 0
+        need |= FEAT_LINKS
+    return FEAT_ALL if need else 0
 
 
 def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> CommunityResult:
@@ -228,7 +228,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     dirty = scratch("dirty", (linked,), np.uint8)
     due = scratch("due", (linked,), np.int32)  # first day something may happen to the agent
 
-    diff = np.zeros((nt, spec.days + 1, G, K1, spec.measures), np.int64)
+    diff = np.zeros((nt, spec.days + 1, G, K1, spec.measures.count), np.int64)
     acts_day = np.zeros((nt, spec.days, G, A, 3), np.int32)
     acts_grade = np.zeros((nt, spec.days, G, K1, 3), np.int32)
     n_panel = int((panel >= 0).sum()) if len(panel) else 0
@@ -236,7 +236,6 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     pbuf = np.zeros((nt, cap if n_panel else 1, PANEL_COLS), np.int64)
     pn = np.zeros(nt, np.int64)
 
-    mech = X.as_tuple()
     total = spec.burn_in + spec.days
     step = spec.epoch_days if coupled else total
     log_cap = n // 4 + 1024 if replay else 0
@@ -245,14 +244,14 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     rbits = scratch("rbits", (nt, log_cap), np.uint64)
     rn = np.zeros(nt, np.int64)
     features = mechanism_features(spec, links=bool(linked or len(bound) or replay or rerun))
-    kernel = run_epoch if features == F_ALL else kernel_for(features)
+    kernel = run_epoch if features == FEAT_ALL else kernel_for(features)
 
     def epoch(d0, d1, bound, visit, quiet, relink, sp_ptr, sp_day, sp_bits, log):
         # blocks handed out one at a time: on a shared machine one core is often slower than
         # the other, and a static half each would wait for it (results never depend on it)
         with parallel_chunksize(1):
             kernel(spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1,
-                   spec.burn_in, spec.days, N_BLOCKS, *R.as_tuple(), *B.as_tuple(), *mech,
+                   spec.burn_in, spec.days, N_BLOCKS, *R, *B, *X,
                    group, age, elder, traits, panel, bound, total, visit, quiet, relink,
                    sp_ptr, sp_day, sp_bits, score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev,
                    flags, nbad, spill, dirty, due, rstate, rlog, rbits, rn, log, diff,
@@ -295,7 +294,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
         for b in range(step, total, step):  # each boundary: the logged state on that day
             j = int(np.searchsorted(ld, b, side="left"))
             if j > q:
-                _set_in_order(rstate, la[q:j], lb[q:j])
+                set_in_order(rstate, la[q:j], lb[q:j])
                 todo = np.unique(la[q:j])
                 if kids:
                     couple(b, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
@@ -332,7 +331,7 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
 
     hist = np.zeros(R.score_max - R.score_min + 1, np.int64)
     harm = np.zeros((len(GROUPS), 3, len(HARM_COLS)), np.int64)
-    events = _tally(group, age, flags, nbad, score, nev, R.covers_person, R.covers_firm,
+    events = tally(group, age, flags, nbad, score, nev, R.covers_person, R.covers_firm,
                     R.score_min, hist, harm)
     rows = [pbuf[t, : min(pn[t], pbuf.shape[1])] for t in range(nt)]
     prow = np.concatenate(rows) if rows else np.zeros((0, PANEL_COLS), np.int64)
@@ -351,51 +350,6 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
         panel=prow,
         events=int(events),
     )
-
-
-@njit(cache=True)
-def _set_in_order(state, agents, bits):
-    """state[agents[k]] = bits[k] in order, so an agent's last change wins."""
-    for k in range(agents.shape[0]):
-        state[agents[k]] = bits[k]
-
-
-@njit(parallel=True, cache=True)
-def _tally(group, age, flags, nbad, score, nev, covers_person, covers_firm, score_min, hist, out):
-    """One pass over a finished community: the final scores of scored agents (``hist``), and per
-    group and true-behaviour bucket how many agents were ever restricted, falsely restricted,
-    reached the lowest grade, left it, or were sanctioned through a link (``out``). Returns the
-    number of events. Fixed blocks, each with its own counts, summed in order: integer sums,
-    the same on any number of threads."""
-    n = group.shape[0]
-    nb = _TALLY_BLOCKS
-    block = (n + nb - 1) // nb
-    hists = np.zeros((nb, hist.shape[0]), np.int64)
-    outs = np.zeros((nb,) + out.shape, np.int64)
-    evs = np.zeros(nb, np.int64)
-    for b in prange(nb):
-        bits = (F_RESTRICTED, F_FALSE_RESTRICTED, F_LOWEST, F_LEFT_LOWEST, F_SPILL)
-        events = 0
-        for i in range(b * block, min(n, (b + 1) * block)):
-            events += nev[i]
-            f = flags[i]
-            if age[i] == 0:
-                # children (unscored) sanctioned through their household: the spill column
-                if f & F_SPILL:
-                    outs[b, group[i], 0, 5] += 1
-                continue
-            if (covers_firm and group[i] == FIRM_GROUP) or (covers_person and group[i] != FIRM_GROUP):
-                hists[b, score[i] - score_min] += 1
-            k = min(nbad[i], 2)
-            outs[b, group[i], k, 0] += 1
-            for j in range(5):
-                if f & bits[j]:
-                    outs[b, group[i], k, j + 1] += 1
-        evs[b] = events
-    for b in range(nb):
-        hist += hists[b]
-        out += outs[b]
-    return evs.sum()
 
 
 def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep,

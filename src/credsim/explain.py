@@ -17,13 +17,9 @@ import numpy as np
 from credsim.behaviour import Catalogue
 from credsim.compile import compile_regime
 from credsim.errors import ConfigError
+from credsim.layout import BIG, CAUSE_EXPIRY, CAUSE_RECOVERY, CAUSE_REMOVAL, NEVER
 from credsim.regime import Regime
 from credsim.rules import (
-    BIG,
-    CAUSE_EXPIRY,
-    CAUSE_RECOVERY,
-    CAUSE_REMOVAL,
-    NEVER,
     add_act,
     close_day,
     fire_timers,

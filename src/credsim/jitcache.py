@@ -1,4 +1,4 @@
-"""Numba's on-disk cache, keyed by all of credsim's sources.
+"""Numba's on-disk cache, keyed by the credsim sources that compiled code depends on.
 
 Numba checks a cached kernel against its own source file only, not against the functions it
 inlines from other modules (``rng``, ``rules``): edit ``rng.py`` and the kernel would load, stale,
@@ -10,41 +10,68 @@ Functions of other packages keep Numba's own locators.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
-import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-_IMPORT = re.compile(r"^\s*from credsim(?:\.(\w+))? import ([\w, ]+)", re.M)
+def _imports(tree: ast.Module) -> set[str]:
+    """The credsim modules a module imports at run time (not under ``if TYPE_CHECKING``)."""
+    out: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "credsim":
+            if node.module == "credsim":
+                out.update(a.name for a in node.names)
+            else:
+                out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".")[1] for a in node.names if a.name.startswith("credsim."))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return out
 
 
-def compiled_modules() -> list[str]:
+def compiled_modules(root: Path = PACKAGE_DIR) -> list[str]:
     """The modules with Numba functions and, transitively, the package modules they import
-    (constants such as group codes are frozen into compiled code too)."""
-    src = {p.stem: p.read_text() for p in PACKAGE_DIR.glob("*.py")}
-    todo = [m for m, text in src.items() if "@njit" in text]
+    (constants such as group codes are frozen into compiled code too). Modules that only
+    describe or validate (errors, config, regime...) are not among them: editing them compiles
+    nothing."""
+    trees = {p.stem: ast.parse(p.read_text(encoding="utf-8")) for p in root.glob("*.py")}
+    todo = [m for m, t in trees.items()
+            if any(isinstance(n, ast.Name) and n.id == "njit" for n in ast.walk(t))]
     seen: set[str] = set()
     while todo:
         m = todo.pop()
-        if m in seen or m not in src:
+        if m in seen or m not in trees:
             continue
         seen.add(m)
-        for sub, names in _IMPORT.findall(src[m]):
-            todo.extend([sub] if sub else [x.strip() for x in names.split(",")])
+        todo.extend(_imports(trees[m]))
     return sorted(seen)
+
+
+def stamp(root: Path = PACKAGE_DIR) -> str:
+    """sha256 of the compiled modules (names and contents) of the package at ``root``."""
+    h = hashlib.sha256()
+    for m in compiled_modules(root):
+        h.update(m.encode())
+        h.update((root / f"{m}.py").read_bytes())
+    return h.hexdigest()
 
 
 @functools.lru_cache(maxsize=1)
 def package_stamp() -> str:
-    """sha256 of the compiled modules (names and contents)."""
-    h = hashlib.sha256()
-    for m in compiled_modules():
-        h.update(m.encode())
-        h.update((PACKAGE_DIR / f"{m}.py").read_bytes())
-    return h.hexdigest()
+    """This package's ``stamp``, computed once per process."""
+    return stamp(PACKAGE_DIR)
 
 
 def _in_package(py_file: str) -> bool:

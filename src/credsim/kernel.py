@@ -19,19 +19,59 @@ from credsim import (
     jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
     rng,
 )
-from credsim.rules import (
+from credsim.layout import (
+    A_FALSE,
+    A_TRUE,
+    A_UNRECORDED,
     ACC_CAP,
+    ACC_FIELDS,
     ACC_GAINED,
     ACC_LISTS,
     ACC_LOST,
     BIG,
+    CAUSE_CODE,
     CAUSE_EXPIRY,
     CAUSE_RECOVERY,
     CAUSE_REMOVAL,
+    F_FALSE_RESTRICTED,
+    F_LEFT_LOWEST,
+    F_LOWEST,
+    F_RESTRICTED,
+    F_SPILL,
+    FEAT_ACTS,
+    FEAT_ALL,
+    FEAT_FALSE,
+    FEAT_LINKS,
+    FEAT_TIMERS,
+    KIND_ACT,
+    KIND_FALSE,
+    KIND_LINK,
+    KIND_START,
+    KIND_TIMER,
+    M_FALSE_RESTRICTED,
+    M_PERSONS,
+    M_RESTRICTED,
+    M_SCORE_SUM,
     NEVER,
+    NO_SCORE,
+    P_AGENT,
+    P_CODE,
+    P_DAY,
+    P_GRADE,
+    P_KIND,
+    P_LISTS,
+    P_RECORDED,
+    P_SANCTIONS,
+    P_SCORE,
+    P_SENSOR,
+    REC_DAY,
     REC_REV_DAY,
     REC_REV_LISTS,
     REC_REV_PTS,
+    REC_STAGE,
+    measure_offsets,
+)
+from credsim.rules import (
     add_act,
     close_day,
     day_changes,
@@ -44,25 +84,8 @@ from credsim.rules import (
     threshold_lists,
 )
 
-# panel rows: agent, day, kind, code, recorded, score, grade, lists, sanctions, and for a false
-# record the sensor that made it (+1; 0 for everything else)
-PANEL_COLS = 10
-KIND_START, KIND_ACT, KIND_TIMER, KIND_FALSE, KIND_LINK = 0, 1, 2, 3, 4
-# per-agent flags (ever ...)
-F_LOWEST, F_LEFT_LOWEST, F_RESTRICTED, F_FALSE_RESTRICTED, F_SPILL = 1, 2, 4, 8, 16
-# columns of acts arrays
-# columns of the act counters as the kernel keeps them: true acts, true acts left unrecorded,
-# false records; so the common case (a true act recorded) is one increment per counter.
-# ``recorded_columns`` turns them into (true, recorded, false) for results.
-A_TRUE, A_UNRECORDED, A_FALSE = 0, 1, 2
 _ONE = np.uint64(1)
-# mechanisms ``run_epoch`` is compiled for (its ``features``, a compile-time constant): a kernel
-# without a mechanism has none of its code, so it runs faster when the scenario has no use for it
-F_ACTS = 1  # acts thinned or missed: detection < 1, behaviour response, false matches
-F_FALSE = 2  # false records (the true shadow state of scores and lists)
-F_TIMERS = 4  # lists, recoveries, appeals (due days)
-F_LINKS = 8  # links between agents (epochs, spill, reach log, reruns)
-F_ALL = F_ACTS | F_FALSE | F_TIMERS | F_LINKS
+_offsets = njit(inline="always", cache=True)(measure_offsets)
 
 
 @njit(inline="always", cache=True)
@@ -82,28 +105,29 @@ def _emit(diff, tid, od, grp, grade, score, lists, sanc, fsanc, lfalse, spill_on
     """Add (sign=+1) or remove (-1) one agent's contribution to day ``od``'s cells.
     Measures: persons, score sum, under any restriction, under a false restriction, then per
     sanction (in force, false, through a link only), per list (listed, falsely listed)."""
-    diff[tid, od, grp, grade, 0] += sign
+    m_sanc, m_false, m_link, m_list, m_lfalse, _ = _offsets(S, L)
+    diff[tid, od, grp, grade, M_PERSONS] += sign
     if scored:
-        diff[tid, od, grp, grade, 1] += sign * score
+        diff[tid, od, grp, grade, M_SCORE_SUM] += sign * score
     if sanc & restrict:
-        diff[tid, od, grp, grade, 2] += sign
+        diff[tid, od, grp, grade, M_RESTRICTED] += sign
     if fsanc & restrict:
-        diff[tid, od, grp, grade, 3] += sign
-    _add_bits(diff, tid, od, grp, grade, sanc, 4, sign)
-    _add_bits(diff, tid, od, grp, grade, fsanc, 4 + S, sign)
-    _add_bits(diff, tid, od, grp, grade, spill_only, 4 + 2 * S, sign)
+        diff[tid, od, grp, grade, M_FALSE_RESTRICTED] += sign
+    _add_bits(diff, tid, od, grp, grade, sanc, m_sanc, sign)
+    _add_bits(diff, tid, od, grp, grade, fsanc, m_false, sign)
+    _add_bits(diff, tid, od, grp, grade, spill_only, m_link, sign)
     m = lists
     k = 0
     while m:
         if m & 1:
-            diff[tid, od, grp, grade, 4 + 3 * S + k] += sign
+            diff[tid, od, grp, grade, m_list + k] += sign
         m >>= 1
         k += 1
     m = lfalse
     k = 0
     while m:
         if m & 1:
-            diff[tid, od, grp, grade, 4 + 3 * S + L + k] += sign
+            diff[tid, od, grp, grade, m_lfalse + k] += sign
         m >>= 1
         k += 1
 
@@ -124,10 +148,11 @@ def _state(covered, score, strue, lists, lfalse, spill, K, band_min, grade_sanc,
 def _emit_link(diff, tid, od, grp, grade, sanc, spill_only, sign, S, restrict):
     """Add or remove what links add to one agent's contribution (``_emit`` with ``sanc`` less
     the same without the sanctions held only through a link, ``spill_only``)."""
+    m_sanc, _, m_link, _, _, _ = _offsets(S, 0)
     if (sanc & restrict) and not (sanc & ~spill_only & restrict):
-        diff[tid, od, grp, grade, 2] += sign
-    _add_bits(diff, tid, od, grp, grade, spill_only, 4, sign)  # in force
-    _add_bits(diff, tid, od, grp, grade, spill_only, 4 + 2 * S, sign)  # through a link only
+        diff[tid, od, grp, grade, M_RESTRICTED] += sign
+    _add_bits(diff, tid, od, grp, grade, spill_only, m_sanc, sign)  # in force
+    _add_bits(diff, tid, od, grp, grade, spill_only, m_link, sign)  # through a link only
 
 
 @njit(inline="always", cache=True)
@@ -161,12 +186,12 @@ def _state_lut(covered, score, strue, lists, lfalse, spill, K, score_min, grade_
 def _panel_row(pbuf, pn, tid, pid, day, kind, code, rec, false):
     n = pn[tid]
     if n < pbuf.shape[1]:
-        pbuf[tid, n, 0] = pid
-        pbuf[tid, n, 1] = day
-        pbuf[tid, n, 2] = kind
-        pbuf[tid, n, 3] = code
-        pbuf[tid, n, 4] = rec
-        pbuf[tid, n, 9] = false
+        pbuf[tid, n, P_AGENT] = pid
+        pbuf[tid, n, P_DAY] = day
+        pbuf[tid, n, P_KIND] = kind
+        pbuf[tid, n, P_CODE] = code
+        pbuf[tid, n, P_RECORDED] = rec
+        pbuf[tid, n, P_SENSOR] = false
     pn[tid] = n + 1
 
 
@@ -243,12 +268,12 @@ def _compile_kernel(features: int):
         ``quiet`` ones (panel agents), which the first pass ran without output.
         The block body stays inside the parallel loop: moved to a function of its own, it pays
         atomic reference counts on shared arrays at every helper, and two threads run slower
-        than one. Compiled for the mechanisms ``features`` (``F_*`` bits) names: see
+        than one. Compiled for the mechanisms ``features`` (``FEAT_*`` bits) names: see
         ``kernel_for``."""
         n = group.shape[0]
         K = band_min.shape[0]
         L = lexp.shape[1]
-        S = (diff.shape[4] - 4 - 2 * L) // 3
+        S = (diff.shape[4] - _offsets(0, L)[5]) // 3
         G = grp_rate.shape[0]
         reach = np.uint64(reach_children | reach_rep | reach_firms)
         restrict = np.uint64(restrict_mask)
@@ -286,10 +311,10 @@ def _compile_kernel(features: int):
         for b in prange(n_blocks):
             tid = get_thread_id()
             # the mechanisms compiled in (closure constants: the code of the others is dropped)
-            f_acts = (features & F_ACTS) != 0
-            f_false = (features & F_FALSE) != 0
-            f_timers = (features & F_TIMERS) != 0
-            f_links = (features & F_LINKS) != 0
+            f_acts = (features & FEAT_ACTS) != 0
+            f_false = (features & FEAT_FALSE) != 0
+            f_timers = (features & FEAT_TIMERS) != 0
+            f_links = (features & FEAT_LINKS) != 0
             b_linked = f_links and linked
             b_due = f_links and has_due
             b_bound = f_links and has_bound
@@ -301,8 +326,8 @@ def _compile_kernel(features: int):
             strue_ = strue if f_false else score  # without false records the two never differ
             wbuf = np.empty(max(G, 1))
             causes = np.empty((2 * L + rec_after.shape[0] + 3, 2), np.int64)
-            acc = np.empty(5, np.int64)
-            acc_t = np.empty(5, np.int64)
+            acc = np.empty(ACC_FIELDS, np.int64)
+            acc_t = np.empty(ACC_FIELDS, np.int64)
             lo = b * block
             hi = min(nv, lo + block)
             for ii in range(lo, hi):
@@ -345,11 +370,10 @@ def _compile_kernel(features: int):
                     for l in range(L):
                         lexp[i, l] = BIG
                         lrem[i, l] = BIG
-                    if W >= 4:
-                        rec[i, 0] = NEVER
-                        rec[i, 1] = 0
-                        rec[i, 2] = 0
-                        rec[i, 3] = 0
+                    if W > REC_STAGE:
+                        rec[i, REC_DAY] = NEVER
+                        for x_rec in range(REC_DAY + 1, REC_STAGE + 1):
+                            rec[i, x_rec] = 0
                     if W > REC_REV_LISTS:
                         rec[i, REC_REV_DAY] = BIG
                         rec[i, REC_REV_PTS] = 0
@@ -469,11 +493,11 @@ def _compile_kernel(features: int):
                                 else:
                                     strue[i] = max(strue_[i], min(strue_[i] + rec_restore[k], score_init))
                             elif cause == CAUSE_EXPIRY or cause == CAUSE_REMOVAL:
-                                if list_on_rem[k] != -(2**31) and not (lfalse[i] >> k) & 1:
+                                if list_on_rem[k] != NO_SCORE and not (lfalse[i] >> k) & 1:
                                     strue[i] = list_on_rem[k]
                             if pid >= 0:
                                 _panel_row(pbuf, pn, tid, pid, day - burn, KIND_TIMER,
-                                           cause * 100000 + k, 0, 0)
+                                           cause * CAUSE_CODE + k, 0, 0)
                         lfalse[i] &= lists[i]
                     if ad == day:
                         if lam < 0.0:
@@ -647,8 +671,8 @@ def _compile_kernel(features: int):
     return run_epoch
 
 
-run_epoch = _compile_kernel(F_ALL)  # every mechanism in: the kernel of almost every scenario
-_KERNELS = {F_ALL: run_epoch}
+run_epoch = _compile_kernel(FEAT_ALL)  # every mechanism in: the kernel of almost every scenario
+_KERNELS = {FEAT_ALL: run_epoch}
 
 
 def kernel_for(features: int):
@@ -665,10 +689,10 @@ def kernel_for(features: int):
 def _fill_panel(pbuf, pn, tid, p_first, score, grade, lists, sanc):
     """The state after the day, on every row the day logged."""
     for r in range(p_first, min(pn[tid], pbuf.shape[1])):
-        pbuf[tid, r, 5] = score
-        pbuf[tid, r, 6] = grade
-        pbuf[tid, r, 7] = lists
-        pbuf[tid, r, 8] = np.int64(sanc)
+        pbuf[tid, r, P_SCORE] = score
+        pbuf[tid, r, P_GRADE] = grade
+        pbuf[tid, r, P_LISTS] = lists
+        pbuf[tid, r, P_SANCTIONS] = np.int64(sanc)
 
 
 @njit(inline="always", cache=True)
@@ -775,7 +799,7 @@ def couple(
 def recorded_columns(acts: np.ndarray) -> np.ndarray:
     """Act counters (true, unrecorded, false) as kept by the kernel -> (true, recorded, false),
     in place: recorded = true - unrecorded + false."""
-    acts[..., 1] = acts[..., 0] - acts[..., 1] + acts[..., 2]
+    acts[..., A_UNRECORDED] = acts[..., A_TRUE] - acts[..., A_UNRECORDED] + acts[..., A_FALSE]
     return acts
 
 
@@ -809,3 +833,11 @@ def link_schedule(day, todo, n_persons, rep, rf_start, rf, rstate, reach_rep, re
                 out_bits[n_out] = new
                 n_out += 1
     return n_out
+
+
+@njit(cache=True)
+def set_in_order(state, agents, bits):
+    """state[agents[k]] = bits[k] in order, so an agent's last change wins (the reach log
+    replayed up to a boundary)."""
+    for k in range(agents.shape[0]):
+        state[agents[k]] = bits[k]

@@ -14,7 +14,8 @@ from credsim import (
     jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
     rng,
 )
-from credsim.kernel import F_LEFT_LOWEST, F_LOWEST, F_RESTRICTED, _emit, _state
+from credsim.kernel import _emit, _state
+from credsim.layout import F_LEFT_LOWEST, F_LOWEST, F_RESTRICTED
 
 S_CONTACT = 900  # which agent fills a contact slot
 S_QUALITY = 901  # the stars an agent earns on average

@@ -18,10 +18,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from credsim.layout import UNSCORED
+
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.results import Results
 
-UNSCORED = "unscored"
 FIRM = "firm"
 TOP_ACTS = 15
 TOP_RESTRICTIONS = 3

@@ -1,4 +1,5 @@
 """Synthetic populations from census marginals, cut into communities (the shards of a run).
+The agents of a community are drawn by ``synthesis``.
 
 Agents are indices, never people: every attribute is a counter-based draw keyed by the agent's
 global index, so one community can be regenerated alone and community size never changes who
@@ -11,13 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
 
-from credsim import (
-    jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
-    rng,
-)
-from credsim.compile import FIRM_GROUP
 from credsim.marginals import Marginals
 
 FIRM_ID_BASE = 1 << 40  # firms' global indices start here, persons' at 0
@@ -114,116 +109,3 @@ def plan_population(
         scale=sim_persons / float(pops.sum()),
         shares=shares,
     )
-
-
-@njit(parallel=True, cache=True)
-def synthesize(seed, person_offset, n_persons, firm_offset, n_firms, shares, trait_sigma,
-               trait_stream, group, age, traits, panel_rate=0.0, panel=None):
-    """Fill ``group`` (0-3 sex x place, 4 firm), ``age`` band (0 minor, 1 adult, 2 aged 60+;
-    firms 1) and trait multipliers for a community; with ``panel`` (one per agent), also
-    sample the anonymous panel: an agent's local index if drawn (rate ``panel_rate``, keyed by
-    its global index), else -1."""
-    n = n_persons + n_firms
-    T = trait_sigma.shape[0]
-    sample = panel is not None and panel.shape[0] > 0
-    for i in prange(n):
-        if i < n_persons:
-            key = rng.agent_key(seed, person_offset + i)
-            u_sex, u_age, u_place = rng.uniform3(key, rng.S_ATTR, 0)
-            male = u_sex < shares[0]
-            rural = u_place >= shares[3]
-            group[i] = 2 * np.int8(male) + np.int8(rural)
-            age[i] = 0 if u_age < shares[1] else (1 if u_age < shares[1] + shares[2] else 2)
-        else:
-            key = rng.agent_key(seed, firm_offset + (i - n_persons))
-            group[i] = FIRM_GROUP
-            age[i] = 1
-        if sample:
-            panel[i] = i if rng.uniform(key, rng.S_ATTR + 3, 0) < panel_rate else -1
-        if age[i] == 0:
-            for t in range(T):
-                traits[i, t] = 1.0  # minors commit no act: no draw needed
-            continue
-        # each trait a lognormal multiplier exp(sigma z), z from the ziggurat on the trait's stream
-        for t in range(T):
-            z = rng.standard_normal(key, rng.S_TRAIT + trait_stream[t], 0)
-            traits[i, t] = np.exp(np.float32(trait_sigma[t] * z))
-
-
-def households(seed: int, c: Community, household_size: float, age: np.ndarray,
-               out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None):
-    """Households as contiguous runs of persons (sizes geometric with the census mean).
-
-    Returns (hh_start, hh_of, elder): household boundaries, each person's household, and whether
-    a person aged 18-59 lives with someone aged 60+ (the link 'neglecting elderly parents' needs).
-    ``out`` may give the three arrays to fill (sizes persons + 1, persons, agents).
-    """
-    n = c.persons
-    if out is None:
-        out = (np.empty(n + 1, np.int64), np.empty(n, np.int32), np.empty(c.agents, np.bool_))
-    hh_start, hh_of, elder = out
-    starts = np.empty(n, np.bool_)
-    _household_starts(seed, c.person_offset, 1.0 / max(household_size, 1.0), starts)
-    nh = _household_links(starts, age, hh_start, hh_of, elder)
-    return hh_start[: nh + 1], hh_of, elder
-
-
-@njit(parallel=True, cache=True)
-def _household_starts(seed, person_offset, p_start, starts):
-    """Whether each person starts a new household (the first person always does)."""
-    for i in prange(starts.shape[0]):
-        u = rng.uniform(rng.agent_key(seed, person_offset + i), rng.S_ATTR + 4, 0)
-        starts[i] = i == 0 or u < p_start
-
-
-@njit(cache=True)
-def _household_links(starts, age, hh_start, hh_of, elder):
-    """Household boundaries and membership from the starts; elder flags. Returns the number of
-    households."""
-    n = starts.shape[0]
-    h = -1
-    for i in range(n):
-        if starts[i]:
-            h += 1
-            hh_start[h] = i
-        hh_of[i] = h
-    nh = h + 1
-    hh_start[nh] = n
-    elder[:] = False
-    for k in range(nh):
-        old = False
-        for m in range(hh_start[k], hh_start[k + 1]):
-            if age[m] == 2:
-                old = True
-                break
-        if old:
-            for m in range(hh_start[k], hh_start[k + 1]):
-                if age[m] == 1:
-                    elder[m] = True
-    return nh
-
-
-def legal_representatives(seed: int, c: Community, age: np.ndarray):
-    """Each firm's legal representative: an adult person of the community (a few keyed tries).
-
-    Returns (rep, rf_start, rf): rep[f] person index; the firms person p represents are
-    rf[rf_start[p]:rf_start[p + 1]].
-    """
-    nf, n = c.firms, c.persons
-    gids = np.arange(c.firm_offset, c.firm_offset + nf, dtype=np.int64)
-    rep = np.zeros(nf, np.int64)
-    if n == 0:
-        return rep, np.zeros(1, np.int64), np.zeros(0, np.int64)
-    left = np.arange(nf)  # firms without a representative yet
-    for k in range(8):
-        cand = np.minimum((rng.uniforms(seed, gids[left], rng.S_ATTR + 5 + k, 0) * n)
-                          .astype(np.int64), n - 1)
-        ok = age[cand] > 0
-        rep[left[ok]] = cand[ok]
-        left = left[~ok]
-        if not len(left):
-            break
-    order = np.argsort(rep, kind="stable")
-    rf_start = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(rep, minlength=n), out=rf_start[1:])
-    return rep, rf_start, order.astype(np.int64)

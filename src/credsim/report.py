@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import matplotlib.pyplot as plt
 
 from credsim import __version__, plots
+from credsim.layout import UNSCORED
 
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.results import Results
 
-UNSCORED = "unscored"
 DPI = 110
 
 CAPTIONS = {

@@ -15,9 +15,39 @@ import numpy as np
 import pandas as pd
 
 from credsim import __version__, harms
-from credsim.compile import GROUPS, UNSCORED
-from credsim.kernel import KIND_ACT, KIND_FALSE, KIND_LINK, KIND_START, KIND_TIMER
-from credsim.rules import CAUSE_EXPIRY, CAUSE_RECOVERY, CAUSE_REMOVAL, CAUSE_REVERSAL
+from credsim.layout import (
+    A_FALSE,
+    A_RECORDED,
+    A_TRUE,
+    BAD_BUCKETS,
+    CAUSE_CODE,
+    CAUSE_NAMES,
+    CAUSE_RECOVERY,
+    CAUSE_REVERSAL,
+    GROUPS,
+    HARM_COLS,
+    KIND_ACT,
+    KIND_FALSE,
+    KIND_LINK,
+    KIND_NAMES,
+    KIND_TIMER,
+    M_FALSE_RESTRICTED,
+    M_PERSONS,
+    M_RESTRICTED,
+    M_SCORE_SUM,
+    P_AGENT,
+    P_CODE,
+    P_DAY,
+    P_GRADE,
+    P_KIND,
+    P_LISTS,
+    P_RECORDED,
+    P_SANCTIONS,
+    P_SCORE,
+    P_SENSOR,
+    UNSCORED,
+    Measures,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.engine import EngineSpec
@@ -151,7 +181,7 @@ class Results:
 # -------------------------------------------------------------------- frames
 def _daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict) -> pd.DataFrame:
     P, D, G, K1, M = level.shape
-    idx = np.nonzero((level[..., 0] > 0) | (acts_grade.sum(axis=-1) > 0))
+    idx = np.nonzero((level[..., M_PERSONS] > 0) | (acts_grade.sum(axis=-1) > 0))
     p, day, g, k = idx
     cols: dict[str, Any] = {
         "day": day.astype(np.int32),
@@ -159,32 +189,26 @@ def _daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict) -> pd.Da
         "region": pd.Categorical(np.array(meta["regions"])[p]),
         "group": pd.Categorical.from_codes(g, GROUPS),
         "grade": pd.Categorical.from_codes(k, meta["grades"]),
-        "persons": level[idx + (0,)],
-        "score_sum": level[idx + (1,)],
-        "acts_true": acts_grade[p, day, g, k, 0],
-        "acts_recorded": acts_grade[p, day, g, k, 1],
-        "acts_false": acts_grade[p, day, g, k, 2],
+        "persons": level[idx + (M_PERSONS,)],
+        "score_sum": level[idx + (M_SCORE_SUM,)],
+        "acts_true": acts_grade[p, day, g, k, A_TRUE],
+        "acts_recorded": acts_grade[p, day, g, k, A_RECORDED],
+        "acts_false": acts_grade[p, day, g, k, A_FALSE],
     }
-    S = len(meta["sanctions"])
-    L = len(meta["lists"])
-    cols["restricted"] = level[idx + (2,)]
-    cols["falsely_restricted"] = level[idx + (3,)]
-    for s, name in enumerate(meta["sanctions"]):
-        cols[_col("sanction", name)] = level[idx + (4 + s,)]
-    for s, name in enumerate(meta["sanctions"]):
-        cols[_col("false_sanction", name)] = level[idx + (4 + S + s,)]
-    for s, name in enumerate(meta["sanctions"]):
-        cols[_col("link_sanction", name)] = level[idx + (4 + 2 * S + s,)]
-    for li, name in enumerate(meta["lists"]):
-        cols[_col("list", name)] = level[idx + (4 + 3 * S + li,)]
-    for li, name in enumerate(meta["lists"]):
-        cols[_col("false_list", name)] = level[idx + (4 + 3 * S + L + li,)]
+    ms = Measures.of(len(meta["sanctions"]), len(meta["lists"]))
+    cols["restricted"] = level[idx + (M_RESTRICTED,)]
+    cols["falsely_restricted"] = level[idx + (M_FALSE_RESTRICTED,)]
+    for prefix, first, names in (("sanction", ms.sanction, meta["sanctions"]),
+                                 ("false_sanction", ms.false_sanction, meta["sanctions"]),
+                                 ("link_sanction", ms.link_sanction, meta["sanctions"]),
+                                 ("list", ms.listed, meta["lists"]),
+                                 ("false_list", ms.false_listed, meta["lists"])):
+        for k, name in enumerate(names):
+            cols[_col(prefix, name)] = level[idx + (first + k,)]
     return pd.DataFrame(cols)
 
 
 def _harm_frame(harm: np.ndarray, meta: dict) -> pd.DataFrame:
-    from credsim.engine import BAD_BUCKETS, HARM_COLS
-
     P, G, B, C = harm.shape
     p, g, b = np.meshgrid(np.arange(P), np.arange(G), np.arange(B), indexing="ij")
     df = pd.DataFrame({
@@ -199,7 +223,7 @@ def _harm_frame(harm: np.ndarray, meta: dict) -> pd.DataFrame:
 
 
 def _acts_frame(acts_day: np.ndarray, meta: dict) -> pd.DataFrame:
-    nz = np.nonzero(acts_day[..., 1] + acts_day[..., 0] > 0)
+    nz = np.nonzero(acts_day[..., A_RECORDED] + acts_day[..., A_TRUE] > 0)
     p, day, g, a = nz
     return pd.DataFrame({
         "day": day.astype(np.int32),
@@ -207,9 +231,9 @@ def _acts_frame(acts_day: np.ndarray, meta: dict) -> pd.DataFrame:
         "region": pd.Categorical(np.array(meta["regions"])[p]),
         "group": pd.Categorical.from_codes(g, GROUPS),
         "act": pd.Categorical.from_codes(a, meta["acts"]),
-        "true": acts_day[nz + (0,)],
-        "recorded": acts_day[nz + (1,)],
-        "false": acts_day[nz + (2,)],
+        "true": acts_day[nz + (A_TRUE,)],
+        "recorded": acts_day[nz + (A_RECORDED,)],
+        "false": acts_day[nz + (A_FALSE,)],
     })
 
 
@@ -230,22 +254,18 @@ def _panel_frame(chunks: list, meta: dict) -> pd.DataFrame:
     rows = np.concatenate(chunks)
     # by agent, then day; rows of one day keep their order (lexsort is stable): the same order
     # whichever thread or worker wrote them
-    rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+    rows = rows[np.lexsort((rows[:, P_DAY], rows[:, P_AGENT]))]
     # anonymous panel ids: rank of the synthetic index, never the index itself
-    _, pid = np.unique(rows[:, 0], return_inverse=True)
-    kinds = {KIND_START: "start", KIND_ACT: "act", KIND_TIMER: "timer", KIND_FALSE: "false_record",
-             KIND_LINK: "link"}
-    causes = {CAUSE_EXPIRY: "expiry", CAUSE_REMOVAL: "removal", CAUSE_RECOVERY: "recovery",
-              CAUSE_REVERSAL: "appeal"}
+    _, pid = np.unique(rows[:, P_AGENT], return_inverse=True)
     lists = meta["lists"]
     sanctions = meta["sanctions"]
     detail = []
-    for kind, code in zip(rows[:, 2], rows[:, 3], strict=True):
+    for kind, code in zip(rows[:, P_KIND], rows[:, P_CODE], strict=True):
         if kind in (KIND_ACT, KIND_FALSE):
             detail.append(meta["acts"][code])
         elif kind == KIND_TIMER:
-            cause, idx = divmod(int(code), 100000)
-            what = causes.get(cause, "?")
+            cause, idx = divmod(int(code), CAUSE_CODE)
+            what = CAUSE_NAMES.get(cause, "?")
             if cause == CAUSE_RECOVERY:
                 detail.append(f"recovery[{idx}]")
             elif cause == CAUSE_REVERSAL:
@@ -260,17 +280,18 @@ def _panel_frame(chunks: list, meta: dict) -> pd.DataFrame:
     grades = np.array(meta["grades"])
     return pd.DataFrame({
         "agent": pid.astype(np.int64),
-        "day": rows[:, 1],
-        "event": [kinds[int(k)] for k in rows[:, 2]],
+        "day": rows[:, P_DAY],
+        "event": [KIND_NAMES[int(k)] for k in rows[:, P_KIND]],
         "detail": detail,
-        "recorded": rows[:, 4].astype(bool),
-        "false_record": rows[:, 9] > 0,
+        "recorded": rows[:, P_RECORDED].astype(bool),
+        "false_record": rows[:, P_SENSOR] > 0,
         "source": [_source(meta, int(k), int(code), int(f))
-                   for k, code, f in zip(rows[:, 2], rows[:, 3], rows[:, 9], strict=True)],
-        "score": rows[:, 5],
-        "grade": grades[rows[:, 6]],
-        "lists": rows[:, 7],
-        "sanctions": rows[:, 8],
+                   for k, code, f in zip(rows[:, P_KIND], rows[:, P_CODE], rows[:, P_SENSOR],
+                                         strict=True)],
+        "score": rows[:, P_SCORE],
+        "grade": grades[rows[:, P_GRADE]],
+        "lists": rows[:, P_LISTS],
+        "sanctions": rows[:, P_SANCTIONS],
     })
 
 

@@ -15,19 +15,26 @@ from credsim import (
     jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
     rng,
 )
-
-BIG = 2**31 - 1
-NEVER = -(2**31) + 1
-# fields of the rec array: last deduction (day, points, class), next recovery stage, and a pending
-# reversal of appealed erroneous records (day, points to give back, lists to lift)
-REC_DAY, REC_PTS, REC_CLS, REC_STAGE = 0, 1, 2, 3
-REC_REV_DAY, REC_REV_PTS, REC_REV_LISTS = 4, 5, 6
-REC_FIELDS = 7
-# causes reported by fire_timers (for explain and the panel)
-CAUSE_EXPIRY = 1
-CAUSE_REMOVAL = 2
-CAUSE_RECOVERY = 3
-CAUSE_REVERSAL = 4
+from credsim.layout import (
+    ACC_CAP,
+    ACC_CLASS,
+    ACC_GAINED,
+    ACC_LISTS,
+    ACC_LOST,
+    BIG,
+    CAUSE_EXPIRY,
+    CAUSE_RECOVERY,
+    CAUSE_REMOVAL,
+    CAUSE_REVERSAL,
+    NEVER,
+    REC_CLS,
+    REC_DAY,
+    REC_PTS,
+    REC_REV_DAY,
+    REC_REV_LISTS,
+    REC_REV_PTS,
+    REC_STAGE,
+)
 
 
 @njit(inline="always", cache=True)
@@ -66,7 +73,7 @@ def next_timer(i, score, lists, lexp, lrem, rec, score_init, rec_after, rec_pts_
                rec_cls_max, rec_cls_min):
     """Day of the agent's next timed event (listing end, removal, recovery), or BIG."""
     t = BIG
-    if rec.shape[1] > 4 and rec[i, REC_REV_DAY] < t:
+    if rec.shape[1] > REC_REV_DAY and rec[i, REC_REV_DAY] < t:
         t = rec[i, REC_REV_DAY]
     L = lexp.shape[1]
     for l in range(L):
@@ -85,7 +92,7 @@ def fire_timers(i, day, score, lists, lexp, lrem, rec, score_init, score_max, li
     """Fire every timer due on ``day``. Writes (cause, index) pairs to ``causes``; returns count."""
     nc = 0
     L = lexp.shape[1]
-    if rec.shape[1] > 4 and rec[i, REC_REV_DAY] <= day:
+    if rec.shape[1] > REC_REV_DAY and rec[i, REC_REV_DAY] <= day:
         # appealed erroneous records are removed: their points come back, their listings lift
         score[i] = min(score_max, score[i] + rec[i, REC_REV_PTS])
         lift = rec[i, REC_REV_LISTS]
@@ -190,10 +197,6 @@ def apply_day(i, day, gained, lost, listmask, cap, cls, akey, randomize, score, 
         if s <= thr_at_most[t] and not (lists[i] >> l) & 1:
             put_on_list(i, l, day, akey, randomize, lists, lexp, lrem, list_dur, list_ext_p,
                         list_ext_min, list_ext_max, list_rem_rate, list_rem_delay)
-
-
-# fields of the per-day accumulator of recorded acts
-ACC_GAINED, ACC_LOST, ACC_LISTS, ACC_CAP, ACC_CLASS = 0, 1, 2, 3, 4
 
 
 @njit(inline="always", cache=True)

@@ -14,9 +14,10 @@ import numpy as np
 
 from credsim import __version__
 from credsim.checkpoint import Checkpoints
-from credsim.compile import GROUPS, compile_behaviour, compile_mechanisms, compile_regime
-from credsim.engine import BAD_BUCKETS, HARM_COLS, CommunityResult, EngineSpec
+from credsim.compile import compile_behaviour, compile_mechanisms, compile_regime
+from credsim.engine import CommunityResult, EngineSpec
 from credsim.executors import make_executor
+from credsim.layout import BAD_BUCKETS, GROUPS, HARM_COLS
 from credsim.population import PopulationPlan, plan_population
 from credsim.progress import RunProgress
 from credsim.results import Results
@@ -135,7 +136,7 @@ class Sim:
         comms = self.plan.communities
         P = len(self.plan.provinces)
         K1 = spec.n_grades + 1
-        M = spec.measures
+        M = spec.measures.count
         A = len(self.catalogue.acts)
         G = len(GROUPS)
         red = _Reduction(
