@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from credsim.version import __version__ as __version__  # re-exported: credsim.__version__
+
 # OpenMP threads that spin after each parallel region cost milliseconds per epoch on a busy
 # machine; credsim's regions are long, so idle threads should sleep. Set before Numba loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Catalogue",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from credsim import __version__
 from credsim.errors import ConfigError
+from credsim.version import __version__
 
 
 def _fail(exc: Exception, code: int = 2):

@@ -1,9 +1,9 @@
 """Harm metrics: what a regime does to people, measured on the simulated ground truth.
 
-All figures come from a ``Results`` object: false sanctions and wrongful restricted days,
-disparate impact among agents with the same true behaviour, surveillance amplification,
-spillover through households and firms, mobility out of the lowest grade, score inequality,
-and (with a baseline run) the chilling of lawful acts.
+All figures come from a run's results (a ``Results``, read as a ``view.RunView``): false
+sanctions and wrongful restricted days, disparate impact among agents with the same true
+behaviour, surveillance amplification, spillover through households and firms, mobility out of
+the lowest grade, score inequality, and (with a baseline run) the chilling of lawful acts.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from credsim.results import Results
+    from credsim.view import RunView
 
 
 def gini(hist: np.ndarray, values: np.ndarray) -> float | None:
@@ -33,7 +33,7 @@ def gini(hist: np.ndarray, values: np.ndarray) -> float | None:
     return float(1 - 2 * (hist * lorenz).sum() / n) if cum_n[-1] else None
 
 
-def false_sanctions(res: Results) -> dict[str, Any]:
+def false_sanctions(res: RunView) -> dict[str, Any]:
     """Sanctions resting on at least one erroneous record: final day, agent-days, by group."""
     d, m = res.daily, res.meta
     last = d[d.day == d.day.max()]
@@ -52,7 +52,7 @@ def false_sanctions(res: Results) -> dict[str, Any]:
     return out
 
 
-def disparate_impact(res: Results, by: str = "group") -> pd.DataFrame:
+def disparate_impact(res: RunView, by: str = "group") -> pd.DataFrame:
     """Share ever restricted among agents with the same true behaviour, by ``by``
     (group, region or province). Rows: true deducted acts 0 / 1 / 2+."""
     h = res.harm
@@ -68,7 +68,7 @@ def _ratio(series: pd.Series) -> float | None:
     return float(s.max() / s.min()) if len(s) > 1 else None
 
 
-def amplification(res: Results) -> dict[str, Any]:
+def amplification(res: RunView) -> dict[str, Any]:
     """Recorded acts per true act, by the grade the agent had when acting."""
     g = res.daily.groupby("grade", observed=True)[["acts_true", "acts_recorded", "acts_false"]].sum()
     out = {}
@@ -83,7 +83,7 @@ def amplification(res: Results) -> dict[str, Any]:
     return out
 
 
-def spillover(res: Results) -> dict[str, Any]:
+def spillover(res: RunView) -> dict[str, Any]:
     """Persons sanctioned only through a household or firm link."""
     d, m = res.daily, res.meta
     last = d[d.day == d.day.max()]
@@ -98,7 +98,7 @@ def spillover(res: Results) -> dict[str, Any]:
     }
 
 
-def mobility(res: Results) -> dict[str, Any]:
+def mobility(res: RunView) -> dict[str, Any]:
     h = res.harm
     reached = int(h.reached_lowest.sum())
     left = int(h.left_lowest.sum())
@@ -106,7 +106,7 @@ def mobility(res: Results) -> dict[str, Any]:
             "share_reaching_lowest_that_left": left / reached if reached else None}
 
 
-def chilling_index(res: Results, baseline: Results) -> dict[str, Any]:
+def chilling_index(res: RunView, baseline: RunView) -> dict[str, Any]:
     """Lawful acts under the regime relative to the same run without chilling (same seed)."""
     lawful = set(res.meta.get("lawful_acts", []))
     a = res.acts[res.acts.act.isin(lawful)].groupby("act", observed=True)["true"].sum()
@@ -118,7 +118,7 @@ def chilling_index(res: Results, baseline: Results) -> dict[str, Any]:
     return {"scored_lawful_acts_ratio": (num / den) if den else None, "per_act": per}
 
 
-def summarise(res: Results) -> dict[str, Any]:
+def summarise(res: RunView) -> dict[str, Any]:
     """Every harm metric that one run can give."""
     hist = res.score_hist
     values = np.arange(res.meta["score_min"], res.meta["score_min"] + len(hist))

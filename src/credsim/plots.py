@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter
 from credsim.layout import UNSCORED
 
 if TYPE_CHECKING:  # pragma: no cover
-    from credsim.results import Results
+    from credsim.view import RunView
 
 FIRM = "firm"
 TOP_ACTS = 15
@@ -39,7 +39,7 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _title(ax: Axes, res: Results, what: str) -> None:
+def _title(ax: Axes, res: RunView, what: str) -> None:
     m = res.meta
     ax.set_title(f"{what}\n{m.get('regime_title', m.get('regime', ''))} · scenario {m.get('scenario', '')}",
                  fontsize=11)
@@ -51,11 +51,11 @@ def _note(ax: Axes, text: str) -> None:
     ax.set_yticks([])
 
 
-def _agents_word(res: Results) -> str:
+def _agents_word(res: RunView) -> str:
     return "persons and firms" if res.meta.get("firms", 0) else "persons"
 
 
-def _nation_axis(ax: Axes, res: Results) -> None:
+def _nation_axis(ax: Axes, res: RunView) -> None:
     """A right-hand axis in nation-equivalent counts (count / scale) when the run is scaled down."""
     scale = res.meta.get("scale", 1.0)
     if not scale or scale >= 1:
@@ -80,7 +80,7 @@ def _below_legend(ax: Axes, title: str) -> None:
               ncol=ncol, fontsize=8, title=title or None, title_fontsize=9, frameon=False)
 
 
-def _sanction_label(res: Results, name: str) -> str:
+def _sanction_label(res: RunView, name: str) -> str:
     return res.meta.get("sanction_labels", {}).get(name, name)
 
 
@@ -89,7 +89,7 @@ def _group_label(g: str) -> str:
 
 
 # -------------------------------------------------------------------- kinds
-def _grades(res: Results, ax: Axes | None) -> Figure:
+def _grades(res: RunView, ax: Axes | None) -> Figure:
     fig, ax = _axes(ax, (9, 5))
     bd = res.by_day
     grades = [g for g in res.meta["grades"] if g != UNSCORED]  # best first
@@ -110,7 +110,7 @@ def _grades(res: Results, ax: Axes | None) -> Figure:
     return fig
 
 
-def _sanction_lines(res: Results, ax: Axes, names: list[str], what: str) -> None:
+def _sanction_lines(res: RunView, ax: Axes, names: list[str], what: str) -> None:
     bd = res.by_day
     kinds = res.meta.get("sanction_kinds", {})
     for name in names:
@@ -126,7 +126,7 @@ def _sanction_lines(res: Results, ax: Axes, names: list[str], what: str) -> None
     _title(ax, res, what)
 
 
-def _sanctions(res: Results, ax: Axes | None) -> Figure:
+def _sanctions(res: RunView, ax: Axes | None) -> Figure:
     names = res.meta["sanctions"]
     kinds = res.meta.get("sanction_kinds", {})
     privileges = [s for s in names if kinds.get(s) == "privilege"]
@@ -147,7 +147,7 @@ def _sanctions(res: Results, ax: Axes | None) -> Figure:
     return fig
 
 
-def _lists(res: Results, ax: Axes | None) -> Figure:
+def _lists(res: RunView, ax: Axes | None) -> Figure:
     fig, ax = _axes(ax, (9, 5))
     names = res.meta["lists"]
     _title(ax, res, "List sizes over time")
@@ -167,7 +167,7 @@ def _lists(res: Results, ax: Axes | None) -> Figure:
     return fig
 
 
-def _act_totals(res: Results):
+def _act_totals(res: RunView):
     """Whole-run totals per act (true, recorded, and false records if the run has them), largest first."""
     cols = [c for c in ("true", "recorded", "false") if c in res.acts.columns]
     tot = res.acts.groupby("act", observed=True)[cols].sum()
@@ -176,7 +176,7 @@ def _act_totals(res: Results):
     return tot[(tot["true"] > 0) | (tot["recorded"] > 0)].sort_values("true", ascending=False)
 
 
-def _acts(res: Results, ax: Axes | None) -> Figure:
+def _acts(res: RunView, ax: Axes | None) -> Figure:
     tot = _act_totals(res)
     shown = tot.head(TOP_ACTS).iloc[::-1]  # largest at the top
     fig, ax = _axes(ax, (9, max(3.0, 1.2 + 0.45 * len(shown))))
@@ -212,7 +212,7 @@ def _bin_width(offsets: np.ndarray, span: int, target_bins: int = 80) -> tuple[i
     return step, step * max(1, math.ceil(span / step / target_bins))
 
 
-def _scores(res: Results, ax: Axes | None) -> Figure:
+def _scores(res: RunView, ax: Axes | None) -> Figure:
     fig, ax = _axes(ax, (9, 5))
     _title(ax, res, "Final scores (last day)")
     hist = np.asarray(res.score_hist, dtype=np.int64)
@@ -237,7 +237,7 @@ def _scores(res: Results, ax: Axes | None) -> Figure:
     return fig
 
 
-def _restriction_shares(res: Results, by: str, persons_only: bool):
+def _restriction_shares(res: RunView, by: str, persons_only: bool):
     """Last day, per value of ``by``: % of scored agents under each of the top restrictions."""
     m = res.meta
     restr = [s for s in m["sanctions"] if m.get("sanction_kinds", {}).get(s) == "restriction"]
@@ -252,7 +252,7 @@ def _restriction_shares(res: Results, by: str, persons_only: bool):
     return 100 * g[top].div(g["persons"], axis=0), restr
 
 
-def _share_bars(res: Results, ax: Axes | None, by: str, persons_only: bool) -> Figure:
+def _share_bars(res: RunView, ax: Axes | None, by: str, persons_only: bool) -> Figure:
     fig, ax = _axes(ax, (9, 5))
     who = "scored adults (firms excluded)" if persons_only else f"scored {_agents_word(res)}"
     what = f"Share of {who} under each restriction on the last day, by {by}"
@@ -278,15 +278,15 @@ def _share_bars(res: Results, ax: Axes | None, by: str, persons_only: bool) -> F
     return fig
 
 
-def _regions(res: Results, ax: Axes | None) -> Figure:
+def _regions(res: RunView, ax: Axes | None) -> Figure:
     return _share_bars(res, ax, "region", persons_only=True)
 
 
-def _groups(res: Results, ax: Axes | None) -> Figure:
+def _groups(res: RunView, ax: Axes | None) -> Figure:
     return _share_bars(res, ax, "group", persons_only=False)
 
 
-KINDS: dict[str, Callable[[Results, Axes | None], Figure]] = {
+KINDS: dict[str, Callable[[RunView, Axes | None], Figure]] = {
     "grades": _grades,
     "sanctions": _sanctions,
     "lists": _lists,
@@ -297,7 +297,7 @@ KINDS: dict[str, Callable[[Results, Axes | None], Figure]] = {
 }
 
 
-def plot(res: Results, kind: str, ax: Axes | None = None) -> Figure:
+def plot(res: RunView, kind: str, ax: Axes | None = None) -> Figure:
     """Draw one kind of plot of ``res``: ``grades``, ``sanctions``, ``lists``, ``acts``, ``scores``,
     ``regions`` or ``groups``. Returns the figure (new, unless ``ax`` is given)."""
     try:

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 
-from credsim import __version__, plots
+from credsim import plots
 from credsim.layout import UNSCORED
+from credsim.version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
-    from credsim.results import Results
+    from credsim.view import RunView
 
 DPI = 110
 
@@ -123,7 +124,7 @@ def _p(text: str, cls: str = "") -> str:
 
 
 # -------------------------------------------------------------------- sections
-def _intro(res: Results) -> str:
+def _intro(res: RunView) -> str:
     m = res.meta
     scale = m.get("scale") or 0
     agents = f"{m['persons']:,} persons" + (f" and {m['firms']:,} firms" if m.get("firms") else "")
@@ -145,7 +146,7 @@ def _intro(res: Results) -> str:
     return f'<h2>What this is</h2>\n<div class="box">{_p(text)}</div>'
 
 
-def _population_table(res: Results) -> str:
+def _population_table(res: RunView) -> str:
     m = res.meta
     s = res.summary["population"]
     rows = [("persons simulated", _int(m["persons"]))]
@@ -161,7 +162,7 @@ def _population_table(res: Results) -> str:
     return "<h3>Population</h3>\n" + _table(("", "value"), rows, numeric=(1,))
 
 
-def _grades_table(res: Results) -> str:
+def _grades_table(res: RunView) -> str:
     fd = res.summary["final_day"]["grades"]
     nat = res.summary["final_day_nation_equivalent"].get("grades", {})
     scored = sum(v for g, v in fd.items() if g != UNSCORED)
@@ -174,7 +175,7 @@ def _grades_table(res: Results) -> str:
             + _table(("grade", "simulated", "share of scored", "nation-equivalent"), rows, numeric=(1, 2, 3)))
 
 
-def _sanctions_table(res: Results) -> str:
+def _sanctions_table(res: RunView) -> str:
     m, s = res.meta, res.summary
     if not m["sanctions"]:
         return "<h3>Sanctions</h3>\n" + _p("This regime has no sanctions.")
@@ -187,7 +188,7 @@ def _sanctions_table(res: Results) -> str:
                      rows, numeric=(2, 3, 4)))
 
 
-def _lists_table(res: Results) -> str:
+def _lists_table(res: RunView) -> str:
     m, s = res.meta, res.summary
     if not m["lists"]:
         return "<h3>Lists</h3>\n" + _p("This regime has no lists.")
@@ -199,7 +200,7 @@ def _lists_table(res: Results) -> str:
             + _table(("list", "simulated", "nation-equivalent"), rows, numeric=(1, 2)))
 
 
-def _acts_table(res: Results) -> str:
+def _acts_table(res: RunView) -> str:
     tot = plots._act_totals(res)
     labels = res.meta.get("act_labels", {})
     false = "false" in tot
@@ -217,7 +218,7 @@ def _acts_table(res: Results) -> str:
             + _table(headers, rows, numeric=(1, 2, 3, 4)))
 
 
-def _score_table(res: Results) -> str:
+def _score_table(res: RunView) -> str:
     sc = res.summary["score"]
     m = res.meta
     rows = [
@@ -230,7 +231,7 @@ def _score_table(res: Results) -> str:
     return "<h3>Scores</h3>\n" + _table(("", "value"), rows, numeric=(1,))
 
 
-def _headline(res: Results) -> str:
+def _headline(res: RunView) -> str:
     parts = [_population_table(res), _grades_table(res), _sanctions_table(res), _lists_table(res),
              _acts_table(res), _score_table(res)]
     note = ("Grade, sanction and list counts are of simulated agents on the last simulated day"
@@ -249,7 +250,7 @@ def _figures(files: dict[str, str]) -> str:
     return "\n".join(out)
 
 
-def _performance(res: Results) -> str:
+def _performance(res: RunView) -> str:
     perf = res.meta.get("performance") or {}
     if not perf:
         return "<h2>Performance</h2>\n" + _p("No performance figures were recorded for this run.")
@@ -259,7 +260,7 @@ def _performance(res: Results) -> str:
             + _table(("", "value"), rows, numeric=(1,)))
 
 
-def _footer(res: Results) -> str:
+def _footer(res: RunView) -> str:
     version = res.meta.get("credsim_version", __version__)
     text = (f"Made with credsim {version} (report code {__version__}), regime {res.meta['regime']}, "
             f"scenario {res.meta['scenario']}. Every value in a regime file carries either a source or an "
@@ -270,7 +271,7 @@ def _footer(res: Results) -> str:
 
 
 # -------------------------------------------------------------------- entry point
-def write_plots(res: Results, plot_dir: Path) -> dict[str, str]:
+def write_plots(res: RunView, plot_dir: Path) -> dict[str, str]:
     """Write one PNG per plot kind into ``plot_dir``; returns {kind: file name}. Figures are closed."""
     plot_dir.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -284,7 +285,7 @@ def write_plots(res: Results, plot_dir: Path) -> dict[str, str]:
     return files
 
 
-def write_report(res: Results, out: Path) -> Path:
+def write_report(res: RunView, out: Path) -> Path:
     """Write ``out/plots/*.png`` and ``out/report.html``; returns the path of the HTML file."""
     out = Path(out)
     files = write_plots(res, out / "plots")

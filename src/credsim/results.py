@@ -2,6 +2,8 @@
 
 In memory they are pandas DataFrames; on disk a run directory of Parquet files, a summary,
 PNG plots and an HTML report. ``Results.load(dir)`` reads a run directory back.
+``Results`` is a container: ``collect.py`` builds it from a run's sums, and the readers it calls
+(``summary``, ``plots``, ``report``) see it through ``view.RunView``, never import it.
 """
 
 from __future__ import annotations
@@ -14,48 +16,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from credsim import __version__, harms
-from credsim.layout import (
-    A_FALSE,
-    A_RECORDED,
-    A_TRUE,
-    BAD_BUCKETS,
-    CAUSE_CODE,
-    CAUSE_NAMES,
-    CAUSE_RECOVERY,
-    CAUSE_REVERSAL,
-    GROUPS,
-    HARM_COLS,
-    KIND_ACT,
-    KIND_FALSE,
-    KIND_LINK,
-    KIND_NAMES,
-    KIND_TIMER,
-    M_FALSE_RESTRICTED,
-    M_PERSONS,
-    M_RESTRICTED,
-    M_SCORE_SUM,
-    P_AGENT,
-    P_CODE,
-    P_DAY,
-    P_GRADE,
-    P_KIND,
-    P_LISTS,
-    P_RECORDED,
-    P_SANCTIONS,
-    P_SCORE,
-    P_SENSOR,
-    UNSCORED,
-    Measures,
-)
+from credsim.layout import UNSCORED
 
 if TYPE_CHECKING:  # pragma: no cover
-    from credsim.engine import EngineSpec
-    from credsim.sim import Sim, _Reduction
-
-
-def _col(prefix: str, name: str) -> str:
-    return f"{prefix}_{name}"
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 class Results:
@@ -72,57 +37,14 @@ class Results:
         self.harm = harm
         self._summary = summary
 
-    # ---------------------------------------------------------------- construction
-    @classmethod
-    def from_reduction(cls, sim: Sim, red: _Reduction, perf: dict[str, Any],
-                       spec: EngineSpec) -> Results:
-        reg = sim.regime
-        grades = reg.grade_labels + [UNSCORED]
-        sanctions = [s.name for s in reg.sanctions]
-        lists = [x.name for x in reg.lists]
-        acts = sim.catalogue.act_names
-        plan = sim.plan
-        meta = {
-            "credsim_version": __version__,
-            "scenario": sim.scenario.name,
-            "regime": reg.name,
-            "regime_title": reg.title,
-            "seed": sim.scenario.seed,
-            "days": sim.scenario.days,
-            "grades": grades,
-            "sanctions": sanctions,
-            "sanction_kinds": {s.name: s.kind for s in reg.sanctions},
-            "sanction_labels": {s.name: s.label for s in reg.sanctions},
-            "lists": lists,
-            "acts": acts,
-            "act_labels": {a.name: a.label for a in sim.catalogue.acts},
-            "lawful_acts": [a.name for a in sim.catalogue.acts if a.lawful],
-            "chilled_acts": [a for a, f in zip(acts, spec.mechanisms.act_accept, strict=True)
-                             if f < 1.0],
-            "list_labels": {x.name: x.label for x in reg.lists},
-            "sensors": [s.name for s in sim.catalogue.sensors],
-            "act_sensors": {a.name: list(a.sensors) for a in sim.catalogue.acts},
-            "band_min": {b.label: b.min for b in reg.bands},
-            "groups": GROUPS,
-            "provinces": plan.provinces,
-            "regions": plan.regions,
-            "persons": plan.persons,
-            "firms": plan.firms,
-            "scale": plan.scale,
-            "score_min": reg.score.min,
-            "score_max": reg.score.max,
-            "performance": perf,
-        }
-        daily = _daily_frame(red.level, red.acts_grade, meta)
-        actsdf = _acts_frame(red.acts_day, meta)
-        panel = _panel_frame(red.panel, meta)
-        return cls(meta, daily, actsdf, panel, red.score_hist, _harm_frame(red.harm, meta))
-
     # ---------------------------------------------------------------- headline figures
     @property
     def summary(self) -> dict[str, Any]:
+        """Headline figures (``summary.py``), computed on first use unless read from a run directory."""
         if self._summary is None:
-            self._summary = _summarise(self)
+            from credsim.summary import summarise
+
+            self._summary = summarise(self)
         return self._summary
 
     @cached_property
@@ -141,7 +63,7 @@ class Results:
         tot["mean_score"] = tot["score_sum"] / tot["scored"].where(tot["scored"] > 0)
         return tot.join(wide).reset_index()
 
-    def plot(self, kind: str = "grades", ax=None):
+    def plot(self, kind: str = "grades", ax: Axes | None = None) -> Figure:
         """A matplotlib figure: ``grades``, ``sanctions``, ``lists``, ``acts``, ``scores``,
         ``regions``, ``groups``."""
         from credsim import plots
@@ -150,6 +72,8 @@ class Results:
 
     # ---------------------------------------------------------------- files
     def save(self, out: str | Path, report: bool = True) -> Path:
+        """Write the run directory ``out``: Parquet tables, score histogram, meta and summary
+        (JSON) and, with ``report``, the plots and the HTML report. Returns ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         self.daily.to_parquet(out / "daily.parquet", index=False)
@@ -167,6 +91,7 @@ class Results:
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Results:
+        """Read back a run directory written by ``save``."""
         d = Path(run_dir)
         missing = [f for f in ("meta.json", "daily.parquet") if not (d / f).exists()]
         if missing:
@@ -176,172 +101,3 @@ class Results:
         return cls(meta, pd.read_parquet(d / "daily.parquet"), pd.read_parquet(d / "acts.parquet"),
                    pd.read_parquet(d / "panel.parquet"), np.load(d / "score_hist.npy"),
                    pd.read_parquet(d / "harm.parquet"), summary)
-
-
-# -------------------------------------------------------------------- frames
-def _daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict) -> pd.DataFrame:
-    P, D, G, K1, M = level.shape
-    idx = np.nonzero((level[..., M_PERSONS] > 0) | (acts_grade.sum(axis=-1) > 0))
-    p, day, g, k = idx
-    cols: dict[str, Any] = {
-        "day": day.astype(np.int32),
-        "province": pd.Categorical.from_codes(p, meta["provinces"]),
-        "region": pd.Categorical(np.array(meta["regions"])[p]),
-        "group": pd.Categorical.from_codes(g, GROUPS),
-        "grade": pd.Categorical.from_codes(k, meta["grades"]),
-        "persons": level[idx + (M_PERSONS,)],
-        "score_sum": level[idx + (M_SCORE_SUM,)],
-        "acts_true": acts_grade[p, day, g, k, A_TRUE],
-        "acts_recorded": acts_grade[p, day, g, k, A_RECORDED],
-        "acts_false": acts_grade[p, day, g, k, A_FALSE],
-    }
-    ms = Measures.of(len(meta["sanctions"]), len(meta["lists"]))
-    cols["restricted"] = level[idx + (M_RESTRICTED,)]
-    cols["falsely_restricted"] = level[idx + (M_FALSE_RESTRICTED,)]
-    for prefix, first, names in (("sanction", ms.sanction, meta["sanctions"]),
-                                 ("false_sanction", ms.false_sanction, meta["sanctions"]),
-                                 ("link_sanction", ms.link_sanction, meta["sanctions"]),
-                                 ("list", ms.listed, meta["lists"]),
-                                 ("false_list", ms.false_listed, meta["lists"])):
-        for k, name in enumerate(names):
-            cols[_col(prefix, name)] = level[idx + (first + k,)]
-    return pd.DataFrame(cols)
-
-
-def _harm_frame(harm: np.ndarray, meta: dict) -> pd.DataFrame:
-    P, G, B, C = harm.shape
-    p, g, b = np.meshgrid(np.arange(P), np.arange(G), np.arange(B), indexing="ij")
-    df = pd.DataFrame({
-        "province": pd.Categorical.from_codes(p.ravel(), meta["provinces"]),
-        "region": pd.Categorical(np.array(meta["regions"])[p.ravel()]),
-        "group": pd.Categorical.from_codes(g.ravel(), GROUPS),
-        "true_deducted_acts": pd.Categorical.from_codes(b.ravel(), BAD_BUCKETS),
-    })
-    for j, c in enumerate(HARM_COLS):
-        df[c] = harm[..., j].ravel()
-    return df[df.agents > 0].reset_index(drop=True)
-
-
-def _acts_frame(acts_day: np.ndarray, meta: dict) -> pd.DataFrame:
-    nz = np.nonzero(acts_day[..., A_RECORDED] + acts_day[..., A_TRUE] > 0)
-    p, day, g, a = nz
-    return pd.DataFrame({
-        "day": day.astype(np.int32),
-        "province": pd.Categorical.from_codes(p, meta["provinces"]),
-        "region": pd.Categorical(np.array(meta["regions"])[p]),
-        "group": pd.Categorical.from_codes(g, GROUPS),
-        "act": pd.Categorical.from_codes(a, meta["acts"]),
-        "true": acts_day[nz + (A_TRUE,)],
-        "recorded": acts_day[nz + (A_RECORDED,)],
-        "false": acts_day[nz + (A_FALSE,)],
-    })
-
-
-def _source(meta: dict, kind: int, code: int, false: int) -> str:
-    """Which data source made a record: the sensor of a false match, the act's sensors else."""
-    if kind == KIND_FALSE and false > 0:
-        return meta["sensors"][false - 1] + " (false match)"
-    if kind == KIND_ACT:
-        return " or ".join(meta["act_sensors"].get(meta["acts"][code], [])) or "-"
-    return ""
-
-
-def _panel_frame(chunks: list, meta: dict) -> pd.DataFrame:
-    cols = ["agent", "day", "event", "detail", "recorded", "false_record", "source", "score",
-            "grade", "lists", "sanctions"]
-    if not chunks:
-        return pd.DataFrame({c: pd.Series(dtype="int64") for c in cols})
-    rows = np.concatenate(chunks)
-    # by agent, then day; rows of one day keep their order (lexsort is stable): the same order
-    # whichever thread or worker wrote them
-    rows = rows[np.lexsort((rows[:, P_DAY], rows[:, P_AGENT]))]
-    # anonymous panel ids: rank of the synthetic index, never the index itself
-    _, pid = np.unique(rows[:, P_AGENT], return_inverse=True)
-    lists = meta["lists"]
-    sanctions = meta["sanctions"]
-    detail = []
-    for kind, code in zip(rows[:, P_KIND], rows[:, P_CODE], strict=True):
-        if kind in (KIND_ACT, KIND_FALSE):
-            detail.append(meta["acts"][code])
-        elif kind == KIND_TIMER:
-            cause, idx = divmod(int(code), CAUSE_CODE)
-            what = CAUSE_NAMES.get(cause, "?")
-            if cause == CAUSE_RECOVERY:
-                detail.append(f"recovery[{idx}]")
-            elif cause == CAUSE_REVERSAL:
-                detail.append("appeal upheld: erroneous records removed")
-            else:
-                detail.append(f"{what}:{lists[idx]}")
-        elif kind == KIND_LINK:
-            held = [s for k, s in enumerate(sanctions) if (int(code) >> k) & 1]
-            detail.append("through a household or firm link: " + (", ".join(held) or "lifted"))
-        else:
-            detail.append("start")
-    grades = np.array(meta["grades"])
-    return pd.DataFrame({
-        "agent": pid.astype(np.int64),
-        "day": rows[:, P_DAY],
-        "event": [KIND_NAMES[int(k)] for k in rows[:, P_KIND]],
-        "detail": detail,
-        "recorded": rows[:, P_RECORDED].astype(bool),
-        "false_record": rows[:, P_SENSOR] > 0,
-        "source": [_source(meta, int(k), int(code), int(f))
-                   for k, code, f in zip(rows[:, P_KIND], rows[:, P_CODE], rows[:, P_SENSOR],
-                                         strict=True)],
-        "score": rows[:, P_SCORE],
-        "grade": grades[rows[:, P_GRADE]],
-        "lists": rows[:, P_LISTS],
-        "sanctions": rows[:, P_SANCTIONS],
-    })
-
-
-# -------------------------------------------------------------------- summary
-def _summarise(res: Results) -> dict[str, Any]:
-    m = res.meta
-    bd = res.by_day
-    last = bd.iloc[-1]
-    first = bd.iloc[0]
-    nation = 1.0 / m["scale"] if m["scale"] > 0 else None
-    grades = {g: int(last.get(f"grade_{g}", 0)) for g in m["grades"]}
-    sanctions = {s: int(last[_col("sanction", s)]) for s in m["sanctions"]}
-    lists = {x: int(last[_col("list", x)]) for x in m["lists"]}
-    person_days = {s: int(bd[_col("sanction", s)].sum()) for s in m["sanctions"]}
-    acts = res.acts.groupby("act", observed=True)[["true", "recorded", "false"]].sum()
-    hist = res.score_hist
-    scores = np.arange(m["score_min"], m["score_min"] + len(hist))
-    n = hist.sum()
-    if n > 0:
-        mean = float((hist * scores).sum() / n)
-        sd = float(np.sqrt(max(0.0, (hist * (scores - mean) ** 2).sum() / n)))
-        cdf = np.cumsum(hist) / n
-        pct = {str(q): int(scores[np.searchsorted(cdf, q / 100)]) for q in (1, 10, 50, 90, 99)}
-    else:
-        mean, sd, pct = None, None, {}
-
-    def scaled(d: dict[str, int]) -> dict[str, int]:
-        return {k: int(round(v * nation)) for k, v in d.items()} if nation else {}
-
-    return {
-        "credsim_version": m["credsim_version"],
-        "scenario": m["scenario"],
-        "regime": m["regime"],
-        "seed": m["seed"],
-        "days": m["days"],
-        "population": {"persons": m["persons"], "firms": m["firms"], "scale": m["scale"],
-                       "represented_per_simulated_agent": nation,
-                       "note": "scale and *_nation_equivalent refer to the provinces simulated"},
-        "final_day": {"grades": grades, "sanctions": sanctions, "lists": lists},
-        "final_day_nation_equivalent": {"grades": scaled(grades), "sanctions": scaled(sanctions),
-                                        "lists": scaled(lists)},
-        "person_days_under_sanction": person_days,
-        "acts": {str(a): {"true": int(r["true"]), "recorded": int(r["recorded"]),
-                          "false": int(r["false"])} for a, r in acts.iterrows()},
-        "restricted_final_day": int(last["restricted"]),
-        "restricted_final_day_nation_equivalent": int(round(last["restricted"] * nation)) if nation else None,
-        "score": {
-            "mean_start": None if pd.isna(first["mean_score"]) else float(first["mean_score"]),
-            "mean_end": mean, "sd_end": sd, "percentiles_end": pct,
-        },
-        "harms": harms.summarise(res),
-        "performance": m.get("performance", {}),
-    }

@@ -7,21 +7,22 @@ import json
 import resource
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from credsim import __version__
 from credsim.checkpoint import Checkpoints
+from credsim.collect import Reduction, collect, run_meta
 from credsim.compile import compile_behaviour, compile_mechanisms, compile_regime
-from credsim.engine import CommunityResult, EngineSpec
+from credsim.engine import EngineSpec
 from credsim.executors import make_executor
-from credsim.layout import BAD_BUCKETS, GROUPS, HARM_COLS
 from credsim.population import PopulationPlan, plan_population
 from credsim.progress import RunProgress
-from credsim.results import Results
 from credsim.scenario import Scenario
+from credsim.version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from credsim.population import Community
+    from credsim.results import Results
 
 PANEL_CAP = 4096  # panel rows per thread per community
 
@@ -32,32 +33,6 @@ def peak_rss_mb() -> float:
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20
     return max(own, kids) * scale
-
-
-@dataclass
-class _Reduction:
-    """Sums community aggregates by province (integer sums: order never matters)."""
-
-    level: np.ndarray
-    acts_day: np.ndarray
-    acts_grade: np.ndarray
-    score_hist: np.ndarray
-    harm: np.ndarray
-    panel: list
-    events: int = 0
-    done: int = 0
-
-    def add(self, r: CommunityResult) -> None:
-        p = r.province
-        self.level[p] += r.diff
-        self.acts_day[p] += r.acts_day
-        self.acts_grade[p] += r.acts_grade
-        self.score_hist += r.score_hist
-        self.harm[p] += r.harm
-        if len(r.panel):
-            self.panel.append(r.panel)
-        self.events += r.events
-        self.done += 1
 
 
 def _peer_tuple(regime) -> tuple | None:
@@ -134,37 +109,12 @@ class Sim:
         (checkpoints as communities finish, then Parquet, summary, plots and report)."""
         spec = self.engine_spec()
         comms = self.plan.communities
-        P = len(self.plan.provinces)
-        K1 = spec.n_grades + 1
-        M = spec.measures.count
-        A = len(self.catalogue.acts)
-        G = len(GROUPS)
-        red = _Reduction(
-            level=np.zeros((P, spec.days + 1, G, K1, M), np.int64),
-            acts_day=np.zeros((P, spec.days, G, A, 3), np.int64),
-            acts_grade=np.zeros((P, spec.days, G, K1, 3), np.int64),
-            score_hist=np.zeros(self.regime.score.max - self.regime.score.min + 1, np.int64),
-            harm=np.zeros((P, G, len(BAD_BUCKETS), len(HARM_COLS)), np.int64),
-            panel=[],
+        red = Reduction.empty(
+            provinces=len(self.plan.provinces), days=spec.days, grades=spec.n_grades + 1,
+            measures=spec.measures.count, acts=len(self.catalogue.acts),
+            scores=self.regime.score.max - self.regime.score.min + 1,
         )
-        ckpt = None
-        todo = comms
-        if out is not None:
-            out = Path(out)
-            out.mkdir(parents=True, exist_ok=True)
-            ckpt = Checkpoints(out / "checkpoints", self.fingerprint())
-            ckpt.clear_temporaries()
-            (out / "scenario.resolved.json").write_text(
-                json.dumps({"credsim_version": __version__, **self.scenario.resolved()}, indent=2)
-            )
-            if resume:
-                todo = []
-                for c in comms:
-                    r = ckpt.load(c.index)
-                    if r is None:
-                        todo.append(c)
-                    else:
-                        red.add(r)
+        ckpt, todo = self._prepare(out, red, resume) if out is not None else (None, comms)
         agents = sum(c.agents for c in comms)
         computed_agents = sum(c.agents for c in todo)
         resumed_events = red.events
@@ -180,7 +130,6 @@ class Sim:
             bar.stop()
             executor.close()
         wall = time.perf_counter() - t0
-        red.level = np.cumsum(red.level, axis=1)[:, : spec.days]
         perf = {
             "wall_seconds": round(wall, 3),
             "executor": executor.name,
@@ -194,7 +143,8 @@ class Sim:
                              if red.events > resumed_events else None),
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
-        res = Results.from_reduction(self, red, perf, spec)
+        res = collect(red, run_meta(self.scenario, self.regime, self.catalogue, self.plan,
+                                    spec.mechanisms.act_accept, perf))
         sc = self.scenario
         if sc.output.chilling_baseline and sc.response.chilling > 0:
             from credsim import harms
@@ -206,3 +156,25 @@ class Sim:
             res.save(out, report=self.scenario.output.report)
         bar.summary(perf)
         return res
+
+    def _prepare(self, out: str | Path, red: Reduction,
+                 resume: bool) -> tuple[Checkpoints, list[Community]]:
+        """Make the run directory and its checkpoints; with ``resume``, add the checkpointed
+        communities to ``red``. Returns the checkpoints and the communities left to run."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        ckpt = Checkpoints(out / "checkpoints", self.fingerprint())
+        ckpt.clear_temporaries()
+        (out / "scenario.resolved.json").write_text(
+            json.dumps({"credsim_version": __version__, **self.scenario.resolved()}, indent=2)
+        )
+        if not resume:
+            return ckpt, self.plan.communities
+        todo = []
+        for c in self.plan.communities:
+            r = ckpt.load(c.index)
+            if r is None:
+                todo.append(c)
+            else:
+                red.add(r)
+        return ckpt, todo
