@@ -2,7 +2,7 @@
 
 Wall time on a shared machine moves by tens of percent between runs; instruction counts do not:
 the same code on the same input executes the same instructions, whatever else the machine does.
-This counts the instructions of each compiled kernel (``synthesize``, ``run_epoch``, ``_tally``)
+This counts the instructions of each compiled kernel (``synthesize``, ``run_epoch``, ``tally``)
 on points-v2 (``benchmarks/points_v2/``) twice: as specified, and with its act rates divided by
 1000 (agents with almost no events, so the kernel's cost of starting an agent shows alone).
 Per event = (instructions - instructions with almost no events) / events.
@@ -13,7 +13,7 @@ start-up (slow under valgrind) is not instrumented. Kernels load from the on-dis
 pins Numba's target CPU to the host's so that valgrind's own CPU description does not trigger a
 recompilation. One thread (``NUMBA_NUM_THREADS=1``), so the count is the total work.
 
-    .venv/bin/python benchmarks/instructions.py [--agents 100000]
+    .venv/bin/python benchmarks/instructions.py [--agents 100000] [--full]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import tomllib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-KERNELS = ("synthesize", "run_epoch", "_tally")
+KERNELS = ("synthesize", "run_epoch", "tally")
 SHIM = """#include <valgrind/callgrind.h>
 const char *cg_name = "";
 void cg_start(void) { CALLGRIND_ZERO_STATS; CALLGRIND_START_INSTRUMENTATION; }
@@ -56,6 +56,9 @@ def counted(kname, fn):
     return call
 for k in {kernels!r}:
     setattr(engine, k, counted(k, getattr(engine, k)))
+if {full!r}:  # the kernel with every mechanism compiled in, whatever the scenario uses
+    from credsim.layout import FEAT_ALL
+    engine.mechanism_features = lambda spec, links: FEAT_ALL
 if "run_epoch" in {kernels!r}:  # the kernel compiled for the scenario's mechanisms
     kernel_for = engine.kernel_for
     engine.kernel_for = lambda features: counted("run_epoch", kernel_for(features))
@@ -86,9 +89,10 @@ def _scenario_dir(out: Path, scale: float) -> Path:
     return d
 
 
-def _count(py: str, shim: Path, n: int, scale: float, out: Path, env: dict) -> tuple[dict, int]:
+def _count(py: str, shim: Path, n: int, scale: float, out: Path, env: dict,
+           full: bool) -> tuple[dict, int]:
     """Run one points-v2 simulation under callgrind; (instructions per kernel, events)."""
-    code = CHILD.format(shim=str(shim), kernels=KERNELS, n=n,
+    code = CHILD.format(shim=str(shim), kernels=KERNELS, n=n, full=full,
                         scenario_dir=str(_scenario_dir(out, scale)))
     prefix = out / f"cg-{scale}"
     cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
@@ -110,6 +114,8 @@ def _count(py: str, shim: Path, n: int, scale: float, out: Path, env: dict) -> t
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--agents", type=int, default=100_000)
+    ap.add_argument("--full", action="store_true",
+                    help="count the kernel with every mechanism (points-v2 uses none of them)")
     args = ap.parse_args()
     for tool in ("valgrind", "cc"):
         if shutil.which(tool) is None:
@@ -126,12 +132,14 @@ def main() -> int:
                        check=True)
         # load the kernels natively first (a compile under valgrind would take hours)
         subprocess.run([sys.executable, "-c", CHILD.format(
-            shim=str(shim), kernels=(), n=1000, scenario_dir=str(HERE / "points_v2"))],
+            shim=str(shim), kernels=(), n=1000, full=args.full,
+            scenario_dir=str(HERE / "points_v2"))],
             check=True, env=env, capture_output=True)
-        full, events = _count(sys.executable, shim, args.agents, 1.0, out, env)
-        idle, idle_events = _count(sys.executable, shim, args.agents, 0.001, out, env)
+        full, events = _count(sys.executable, shim, args.agents, 1.0, out, env, args.full)
+        idle, idle_events = _count(sys.executable, shim, args.agents, 0.001, out, env, args.full)
     n = args.agents
-    print(f"points-v2, {n:,} agents, 365 days, 1 thread; instructions counted by callgrind")
+    kind = "every mechanism compiled in" if args.full else "the kernel points-v2 needs"
+    print(f"points-v2, {n:,} agents, 365 days, 1 thread, {kind}; instructions counted by callgrind")
     print(f"{'kernel':<12}{'as specified':>16}{'rates / 1000':>16}{'per agent':>12}{'per event':>12}")
     for k in KERNELS:
         per_event = (full[k] - idle[k]) / max(events - idle_events, 1)

@@ -6,7 +6,7 @@ from credsim import jitcache, kernel, rng
 
 
 def test_kernels_cache_stamp_is_the_package_hash():
-    for fn in (kernel.run_epoch, kernel.kernel_for(0), rng.uniforms):
+    for fn in (kernel.run_epoch.blocks, kernel.kernel_for(0).blocks, rng.uniforms):
         locator = fn._cache._impl.locator
         assert type(locator).__name__.startswith("Package")
         # a change to any module (rng.py, rules.py...) changes the stamp of every kernel

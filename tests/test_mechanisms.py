@@ -1,12 +1,16 @@
 """Errors, appeals, surveillance feedback, behaviour response, joint punishment through links."""
 
+from collections import namedtuple
+
 import numpy as np
 import pytest
 from conftest import make_scenario
 
+from credsim.compile import grade_table
 from credsim.kernel import couple
 from credsim.layout import PANEL_COLS, Measures
 from credsim.sim import Sim
+from credsim.state import Agents, Links, Outputs, Span, State
 
 N = 200_000
 BASE = dict(days=180, population={"persons": N, "community_size": 50_000, "firms": False},
@@ -141,11 +145,24 @@ def test_firm_listing_bans_its_legal_representative_until_lifted():
     pbuf = np.zeros((1, 1, PANEL_COLS), np.int64)
     pn = np.zeros(1, np.int64)
 
+    # the fields couple reads, by name (Numba types a named tuple by its fields)
+    Reg = namedtuple("Reg", "band_min grade_sanc list_sanc covers_person covers_firm score_min grade_lut")
+    Mech = namedtuple("Mech", "households reach_children reach_rep reach_firms restrict_mask")
+    R = Reg(band_min, grade_sanc, list_sanc, True, True, 0, grade_table(band_min, 0, 100))
+    X = Mech(True, np.uint64(1), np.uint64(1), np.uint64(0), np.uint64(1))
+    e8 = np.zeros(0, np.uint8)
+    agents = Agents(group, age, np.zeros(0, np.bool_), np.ones((4, 1), np.float32), panel, e8)
+    links = Links(hh_start, hh_of, rep, rf_start, rf)
+    st = State(score, strue, lists, lfalse, np.zeros((4, 1), np.int32), np.zeros((4, 1), np.int32),
+               np.zeros((4, 0), np.int32), np.zeros(0), np.zeros(4, np.int32), flags,
+               np.zeros(4, np.int16), spill, np.zeros(4, np.uint8), due)
+    out = Outputs(diff, np.zeros((1, 1, 5, 1, 3), np.int32), np.zeros((1, 1, 5, 3, 3), np.int32),
+                  pbuf, pn)
+
     def step(day, todo):
-        couple(day, 0, np.array(todo, np.int64), n_p, 1, 1, band_min, grade_sanc, list_sanc, True,
-               True, np.uint64(1), np.uint64(1), np.uint64(0), True, True, np.uint64(1), group,
-               age, hh_start, hh_of, rep, rf_start, rf, panel, score, strue, lists, lfalse, flags,
-               spill, due, diff, pbuf, pn, np.zeros(4, np.uint64), False)
+        span = Span(0, n_p, 0, 0, day, day, 0, 30, 1, False, False)
+        couple(span, np.array(todo, np.int64), np.zeros(0, np.uint64), R, X, ms, agents, links, st,
+               out, True)
 
     step(7, [3])
     assert spill.tolist() == [0, 1, 0, 0]  # the representative, not the others
@@ -214,13 +231,13 @@ def test_one_pass_and_free_agents_give_the_epochs_results(monkeypatch, links, re
         epochs.append(kw.get("children", True))
         return b
 
-    code = run_epoch.py_func.__code__
+    code = run_epoch.__code__
     names = code.co_varnames[: code.co_argcount]
 
     def spied(*a):
         k = dict(zip(names, a, strict=True))
-        visit, quiet, sp_ptr = k["visit"], k["quiet"], k["sp_ptr"]
-        if k["relink"]:
+        visit, quiet, sp_ptr = k["visit"].agents, k["visit"].quiet, k["visit"].sp_ptr
+        if k["span"].relink:
             q = quiet[visit] if len(quiet) else np.zeros(len(visit), np.uint8)
             reruns.append(((q == 0).sum(), (q == 1).sum(), sp_ptr[-1]))
         run_epoch(*a)

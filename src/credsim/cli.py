@@ -71,6 +71,22 @@ def _load_with_overrides(path: Path, seed: int | None, scale: float | None):
     return sc
 
 
+@main.command(name="compile")
+@click.option("--jobs", type=click.IntRange(1), default=2, show_default=True,
+              help="Processes compiling at once.")
+def compile_kernels(jobs):
+    """Compile the kernels into Numba's on-disk cache now, in parallel processes, so that first
+    runs load them (a no-op, about a second each, when they are cached already)."""
+    import time
+
+    from credsim.warmup import warm_all
+
+    t0 = time.perf_counter()
+    took = warm_all(jobs)
+    parts = ", ".join(f"{k} {v:.0f} s" for k, v in took.items())
+    click.echo(f"kernels ready in {time.perf_counter() - t0:.0f} s ({parts})")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def regimes(as_json):

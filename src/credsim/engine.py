@@ -10,7 +10,6 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from numba import parallel_chunksize
 
 from credsim.compile import BehaviourTables, MechanismTables, RegimeTables
 from credsim.kernel import (
@@ -24,6 +23,7 @@ from credsim.kernel import (
     thread_count,
 )
 from credsim.layout import (
+    BAD_BUCKETS,
     FEAT_ACTS,
     FEAT_ALL,
     FEAT_FALSE,
@@ -31,6 +31,8 @@ from credsim.layout import (
     FEAT_TIMERS,
     GROUPS,
     HARM_COLS,
+    P_AGENT,
+    P_DAY,
     PANEL_COLS,
     REC_FIELDS,
     REC_STAGE,
@@ -38,10 +40,13 @@ from credsim.layout import (
 )
 from credsim.peer import peer_round
 from credsim.population import Community
+from credsim.state import Agents, Links, Outputs, ReachLog, Span, State, Visit
 from credsim.synthesis import households, legal_representatives, synthesize
 from credsim.tally import tally
 
 N_BLOCKS = 64  # work units per community: fixed, so results never depend on threads
+_EMPTY8, _EMPTY64, _EMPTYU = np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0, np.uint64)
+_NO_VISIT = Visit(_EMPTY64, _EMPTY8, _EMPTY64, _EMPTY64, _EMPTYU)  # every agent, no link changes
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,56 @@ def mechanism_features(spec: EngineSpec, links: bool) -> int:
     return FEAT_ALL if need else 0
 
 
+@dataclass(frozen=True)
+class LinkPlan:
+    """How one community's links run, decided once (``link_plan``).
+
+    ``coupled``: links change agents at epoch boundaries (they keep link state: spill, dirty,
+    due). ``kids``: sanctions reach household children. ``adults``: sanctions reach across the
+    firm link (legal representatives are built). ``replay``: every agent runs the horizon in one
+    pass and the links are replayed from the log of changes of sanctions that reach others;
+    else the epochs, with ``bound`` agents stopping at each boundary (the others run free).
+    ``rerun``: with the replay, the firms and representatives a link reached run again
+    (``quiet``: panel agents among them, run without output in the first pass)."""
+
+    coupled: bool
+    kids: bool
+    adults: bool
+    replay: bool
+    rerun: bool
+    step: int  # days between boundaries
+    bound: np.ndarray  # uint8[agents] or empty
+    quiet: np.ndarray  # uint8[agents] or empty
+    features: int  # the mechanisms the kernel is compiled for (layout.FEAT_*)
+
+    @property
+    def epochs(self) -> bool:
+        return not self.replay
+
+
+def link_plan(spec: EngineSpec, c: Community, agents: Agents, links: Links,
+              replay: bool = True) -> LinkPlan:
+    """Which agents replay, rerun, stop at epochs or run free. Links are replayed unless a
+    sanction reaches both children and across firm links (a representative's spilled sanction
+    could pass on to their children) or peers rate each other."""
+    X = spec.mechanisms
+    kids = bool(X.households and X.reach_children)
+    adults = bool(X.legal_reps and (X.reach_rep or X.reach_firms))
+    replay = (replay and X.coupled and (kids or adults) and spec.peer is None
+              and not (adults and X.reach_children & (X.reach_rep | X.reach_firms)))
+    rerun = replay and adults
+    coupled = bool(X.coupled and (X.reach_children or X.reach_rep or X.reach_firms)
+                   or spec.peer is not None)
+    bound = (_bound(spec, c, agents.age, links, children=not replay) if not replay or rerun
+             else _EMPTY8)
+    panel = agents.panel
+    quiet = (bound & (panel >= 0)).astype(np.uint8) if rerun and len(panel) else _EMPTY8
+    uses_links = bool(coupled or len(bound) or replay)
+    return LinkPlan(coupled, kids, adults, replay, rerun,
+                    spec.epoch_days if coupled else spec.burn_in + spec.days, bound, quiet,
+                    mechanism_features(spec, links=uses_links))
+
+
 def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> CommunityResult:
     """Run one community. With ``replay``, every agent runs the horizon in one visit and the
     links are replayed from a log of the changes of sanctions that reach others: to children,
@@ -163,196 +218,226 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
     a second time with the sanctions that reach them from that log put on at each boundary (an
     agent's own records never depend on what reaches it). The same results as stopping every
     agent at each epoch boundary. A log too long for its buffer falls back to the epochs."""
-    n = c.agents
-    R, B, X = spec.regime, spec.behaviour, spec.mechanisms
-    T = B.trait_sigma.shape[0]
-    L, S = spec.n_lists, spec.n_sanctions
-    A = B.p_detect.shape[0]
-    K1 = spec.n_grades + 1
-    G = len(GROUPS)
+    agents, links = _agents(spec, c)
+    plan = link_plan(spec, c, agents, links, replay)
     nt = thread_count()
+    st = _state(spec, c, plan)
+    log = _reach_log(c, plan, nt)
+    out = _outputs(spec, agents, nt)
+    run = _Runner(spec, c, plan, agents, links, st, log, out)
+    if plan.epochs:
+        run.epochs()
+    elif not run.replay():
+        return run_community(spec, c, replay=False)  # the log overflowed its buffer
+    return _collect(spec, c, agents, st, out)
 
+
+def _agents(spec: EngineSpec, c: Community) -> tuple[Agents, Links]:
+    """The community's agents and, when something uses them, their links."""
+    n = c.agents
+    B, X = spec.behaviour, spec.mechanisms
     group = scratch("group", (n,), np.int8)
     age = scratch("age", (n,), np.int8)
-    traits = scratch("traits", (n, max(T, 1)), np.float32)
+    traits = scratch("traits", (n, max(B.trait_sigma.shape[0], 1)), np.float32)
     # the anonymous panel: local index of each sampled agent, -1 for the rest (empty without one)
-    panel = scratch("panel", (c.agents if spec.panel_rate > 0 else 0,), np.int32)
+    panel = scratch("panel", (n if spec.panel_rate > 0 else 0,), np.int32)
     synthesize(spec.seed, c.person_offset, c.persons, c.firm_offset, c.firms, spec.shares,
                B.trait_sigma, B.trait_stream, group, age, traits, spec.panel_rate, panel)
-    # links are built only when something uses them (coupling, or acts that need a parent)
+    # households are built only when something uses them (coupling, or acts that need a parent)
     if X.households or X.act_parent.any():
         hh_start, hh_of, elder = households(
             spec.seed, c, spec.household_size, age,
             out=(scratch("hh_start", (c.persons + 1,), np.int64),
                  scratch("hh_of", (c.persons,), np.int32), scratch("elder", (n,), np.bool_)))
     else:
-        hh_start, hh_of = np.zeros(1, np.int64), np.zeros(0, np.int32)
-        elder = np.zeros(0, np.bool_)
+        hh_start, hh_of, elder = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.bool_)
     # legal representatives matter only when some sanction reaches across the firm link
-    links_adults = bool(X.legal_reps and (X.reach_rep or X.reach_firms))
-    if links_adults:
+    if X.legal_reps and (X.reach_rep or X.reach_firms):
         rep, rf_start, rf = legal_representatives(spec.seed, c, age)
     else:
-        rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64)
-    # links are replayed from a log unless a sanction reaches both children and across firm
-    # links (then a rep's spilled sanction could pass on to their children) or peers rate
-    kids = X.households and bool(X.reach_children)
-    replay = (replay and X.coupled and (kids or links_adults) and spec.peer is None
-              and not (links_adults and X.reach_children & (X.reach_rep | X.reach_firms)))
-    rerun = replay and links_adults  # firms and representatives that links reach: run again
-    epochs = not replay
-    empty8, empty64, emptyu = np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    # agents that stop at each epoch boundary, or with a rerun, the agents a link may reach
-    bound = _bound(spec, c, age, hh_start, hh_of, rep, children=epochs) if epochs or rerun else empty8
-    coupled = X.coupled and (X.reach_children or X.reach_rep or X.reach_firms)
-    coupled = coupled or spec.peer is not None
-    linked = n if coupled else 0  # agents with link state (spill, dirty, due)
+        rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), _EMPTY64
+    return (Agents(group, age, elder, traits, panel, _EMPTY8),
+            Links(hh_start, hh_of, rep, rf_start, rf))
+
+
+def _state(spec: EngineSpec, c: Community, plan: LinkPlan) -> State:
+    """Per-agent state from scratch memory, sized for what the scenario uses (the kernel
+    initialises every agent on day 0)."""
+    n, L = c.agents, spec.n_lists
+    R, X = spec.regime, spec.mechanisms
     # record columns: last deduction and recovery stage (4) when the regime recovers points,
     # and a pending reversal (7) when appeals can succeed
     W = REC_FIELDS if X.appeal_p > 0.0 else (REC_STAGE + 1 if R.rec_after.shape[0] else 0)
-
-    # the kernel initialises every agent's state on day 0 (links, flags and timers included)
-    score = scratch("score", (n,), np.int32)
-    strue = scratch("strue", (n,), np.int32)
-    lists = scratch("lists", (n,), np.uint16)
-    lfalse = scratch("lfalse", (n,), np.uint16)
-    lexp = scratch("lexp", (n, L), np.int32)
-    lrem = scratch("lrem", (n, L), np.int32)
-    rec = scratch("rec", (n, W), np.int32)
-    single = not epochs or not coupled  # one visit per agent: nothing to keep between epochs
-    next_t = scratch("next_t", (0 if single else n,), np.float64)
-    nev = scratch("nev", (n,), np.int32)
-    flags = scratch("flags", (n,), np.uint8)
-    nbad = scratch("nbad", (n,), np.int16)
-    spill = scratch("spill", (linked,), np.uint64)
-    dirty = scratch("dirty", (linked,), np.uint8)
-    due = scratch("due", (linked,), np.int32)  # first day something may happen to the agent
-
-    diff = np.zeros((nt, spec.days + 1, G, K1, spec.measures.count), np.int64)
-    acts_day = np.zeros((nt, spec.days, G, A, 3), np.int32)
-    acts_grade = np.zeros((nt, spec.days, G, K1, 3), np.int32)
-    n_panel = int((panel >= 0).sum()) if len(panel) else 0
-    cap = max(16, min(spec.panel_cap, 64 * n_panel + 16))
-    pbuf = np.zeros((nt, cap if n_panel else 1, PANEL_COLS), np.int64)
-    pn = np.zeros(nt, np.int64)
-
-    total = spec.burn_in + spec.days
-    step = spec.epoch_days if coupled else total
-    log_cap = n // 4 + 1024 if replay else 0
-    rstate = scratch("rstate", (n if replay else 0,), np.uint64)
-    rlog = scratch("rlog", (nt, log_cap, 2), np.int64)
-    rbits = scratch("rbits", (nt, log_cap), np.uint64)
-    rn = np.zeros(nt, np.int64)
-    features = mechanism_features(spec, links=bool(linked or len(bound) or replay or rerun))
-    kernel = run_epoch if features == FEAT_ALL else kernel_for(features)
-
-    def epoch(d0, d1, bound, visit, quiet, relink, sp_ptr, sp_day, sp_bits, log):
-        # blocks handed out one at a time: on a shared machine one core is often slower than
-        # the other, and a static half each would wait for it (results never depend on it)
-        with parallel_chunksize(1):
-            kernel(spec.seed, c.persons, c.person_offset, c.firm_offset, d0, d1,
-                   spec.burn_in, spec.days, N_BLOCKS, *R, *B, *X,
-                   group, age, elder, traits, panel, bound, total, visit, quiet, relink,
-                   sp_ptr, sp_day, sp_bits, score, strue, lists, lfalse, lexp, lrem, rec, next_t, nev,
-                   flags, nbad, spill, dirty, due, rstate, rlog, rbits, rn, log, diff,
-                   acts_day, acts_grade, pbuf, pn)
-
-    # panel agents that a link may reach: run without output, then in full with their links
-    quiet = (bound & (panel >= 0)).astype(np.uint8) if rerun and len(panel) else empty8
-    for d0 in range(0, total, step if epochs else total):
-        d1 = min(total, d0 + step) if epochs else total
-        epoch(d0, d1, bound if epochs else empty8, empty64, quiet, False, empty64, empty64, emptyu,
-              replay)
-        if spec.peer is not None and d1 < total:
-            contacts, per_day, memory, qm, qsd, nsd = spec.peer
-            n_meet = int(round(per_day * (d1 - d0)))
-            peer_round(spec.seed, d0 // step, d1, spec.burn_in, c.persons, c.person_offset, n_meet,
-                       contacts, memory, qm, qsd, nsd, R.score_min, R.score_max, R.band_min,
-                       R.grade_sanc, R.list_sanc, R.covers_person, group, age, score, strue,
-                       lists, lfalse, spill, due, flags, diff, S, L, N_BLOCKS, X.restrict_mask)
-        if coupled and d1 < total:
-            todo = np.flatnonzero(dirty).astype(np.int64)
-            if len(todo):
-                dirty[todo] = 0
-                couple(d1, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
-                       R.list_sanc, R.covers_person, R.covers_firm, X.reach_children, X.reach_rep,
-                       X.reach_firms, X.households, links_adults, X.restrict_mask, group, age,
-                       hh_start, hh_of, rep, rf_start, rf, panel,
-                       score, strue, lists, lfalse, flags, spill, due, diff, pbuf, pn, rstate,
-                       False)
-    if replay:
-        if (rn > log_cap).any():
-            return run_community(spec, c, replay=False)
-        la = np.concatenate([rlog[t, : rn[t], 0] for t in range(nt)])
-        ld = np.concatenate([rlog[t, : rn[t], 1] for t in range(nt)])
-        lb = np.concatenate([rbits[t, : rn[t]] for t in range(nt)])
-        order = np.lexsort((la, ld))  # by day, then agent: the same whatever the threads
-        la, ld, lb = la[order], ld[order], lb[order]
-        q = 0
-        cur = np.zeros(n if rerun else 0, np.uint64)  # sanctions reaching each agent so far
-        s_agent, s_day, s_bits = [], [], []
-        for b in range(step, total, step):  # each boundary: the logged state on that day
-            j = int(np.searchsorted(ld, b, side="left"))
-            if j > q:
-                set_in_order(rstate, la[q:j], lb[q:j])
-                todo = np.unique(la[q:j])
-                if kids:
-                    couple(b, spec.burn_in, todo, c.persons, S, L, R.band_min, R.grade_sanc,
-                           R.list_sanc, R.covers_person, R.covers_firm, X.reach_children,
-                           X.reach_rep, X.reach_firms, True, False, X.restrict_mask, group,
-                           age, hh_start, hh_of, rep, rf_start, rf, panel, score, strue, lists,
-                           lfalse, flags, spill, due, diff, pbuf, pn, rstate, True)
-                if rerun:
-                    firm = todo >= c.persons
-                    per = todo[~firm]
-                    cap = int(firm.sum()
-                              + np.minimum(rf_start[per + 1] - rf_start[per], MAX_TARGETS).sum())
-                    out_a, out_b = np.empty(cap, np.int64), np.empty(cap, np.uint64)
-                    k = link_schedule(b, todo, c.persons, rep, rf_start, rf, rstate, X.reach_rep,
-                                      X.reach_firms, cur, out_a, out_b)
-                    s_agent.append(out_a[:k])
-                    s_bits.append(out_b[:k])
-                    s_day.append(np.full(k, b, np.int64))
-                q = j
-        if rerun:
-            # the agents links reach, again from day 0, with what reaches them at each boundary:
-            # they add what the links add (the quiet ones, all their counts)
-            sa = np.concatenate(s_agent) if s_agent else empty64
-            visit = np.union1d(sa, np.flatnonzero(quiet)).astype(np.int64)
-            order = np.argsort(sa, kind="stable")  # by agent, then day (appended by day)
-            sa = sa[order]
-            sd = (np.concatenate(s_day) if s_day else empty64)[order]
-            sb = (np.concatenate(s_bits) if s_bits else emptyu)[order]
-            sp_ptr = np.searchsorted(sa, np.append(visit, n)).astype(np.int64)
-            if sp_ptr[-1] != len(sa) or not bound[sa].all():
-                raise AssertionError("a link reaches an agent outside the rerun")
-            if len(visit):  # (an empty visit list would mean every agent)
-                epoch(0, total, empty8, visit, quiet, True, sp_ptr, sd, sb, False)
-
-    hist = np.zeros(R.score_max - R.score_min + 1, np.int64)
-    harm = np.zeros((len(GROUPS), 3, len(HARM_COLS)), np.int64)
-    events = tally(group, age, flags, nbad, score, nev, R.covers_person, R.covers_firm,
-                    R.score_min, hist, harm)
-    rows = [pbuf[t, : min(pn[t], pbuf.shape[1])] for t in range(nt)]
-    prow = np.concatenate(rows) if rows else np.zeros((0, PANEL_COLS), np.int64)
-    if len(prow):
-        prow = prow[np.lexsort((prow[:, 1], prow[:, 0]))]  # by agent, then day (stable)
-        loc = prow[:, 0]
-        prow[:, 0] = np.where(loc < c.persons, c.person_offset + loc,
-                              c.firm_offset + (loc - c.persons))
-    return CommunityResult(
-        index=c.index, province=c.province, persons=c.persons, firms=c.firms,
-        diff=diff.sum(axis=0),
-        acts_day=recorded_columns(acts_day.sum(axis=0, dtype=np.int64)),
-        acts_grade=recorded_columns(acts_grade.sum(axis=0, dtype=np.int64)),
-        score_hist=hist,
-        harm=harm,
-        panel=prow,
-        events=int(events),
+    linked = n if plan.coupled else 0  # agents with link state (spill, dirty, due)
+    single = plan.replay or not plan.coupled  # one visit per agent: nothing kept between epochs
+    return State(
+        score=scratch("score", (n,), np.int32), strue=scratch("strue", (n,), np.int32),
+        lists=scratch("lists", (n,), np.uint16), lfalse=scratch("lfalse", (n,), np.uint16),
+        lexp=scratch("lexp", (n, L), np.int32), lrem=scratch("lrem", (n, L), np.int32),
+        rec=scratch("rec", (n, W), np.int32),
+        next_t=scratch("next_t", (0 if single else n,), np.float64),
+        nev=scratch("nev", (n,), np.int32), flags=scratch("flags", (n,), np.uint8),
+        nbad=scratch("nbad", (n,), np.int16), spill=scratch("spill", (linked,), np.uint64),
+        dirty=scratch("dirty", (linked,), np.uint8),
+        due=scratch("due", (linked,), np.int32),  # first day something may happen to the agent
     )
 
 
-def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep,
+def _reach_log(c: Community, plan: LinkPlan, nt: int) -> ReachLog:
+    cap = c.agents // 4 + 1024 if plan.replay else 0
+    return ReachLog(scratch("rstate", (c.agents if plan.replay else 0,), np.uint64),
+                    scratch("rlog", (nt, cap, 2), np.int64), scratch("rbits", (nt, cap), np.uint64),
+                    np.zeros(nt, np.int64))
+
+
+def _outputs(spec: EngineSpec, agents: Agents, nt: int) -> Outputs:
+    """Aggregates per thread; panel rows per block (slot 1 + block; slot 0 for rows written at
+    boundaries), so which rows a full buffer drops never depends on which thread ran a block."""
+    K1, A, G = spec.n_grades + 1, spec.behaviour.p_detect.shape[0], len(GROUPS)
+    panel = agents.panel
+    n_panel = int((panel >= 0).sum()) if len(panel) else 0
+    # each slot as large as a thread's buffer was (np.zeros: pages never written cost nothing)
+    cap = max(16, min(spec.panel_cap, 64 * n_panel + 16)) if n_panel else 1
+    return Outputs(np.zeros((nt, spec.days + 1, G, K1, spec.measures.count), np.int64),
+                   np.zeros((nt, spec.days, G, A, 3), np.int32),
+                   np.zeros((nt, spec.days, G, K1, 3), np.int32),
+                   np.zeros((N_BLOCKS + 1, cap, PANEL_COLS), np.int64),
+                   np.zeros(N_BLOCKS + 1, np.int64))
+
+
+class _Runner:
+    """The kernel calls of one community, as its link plan says."""
+
+    def __init__(self, spec: EngineSpec, c: Community, plan: LinkPlan, agents: Agents,
+                 links: Links, st: State, log: ReachLog, out: Outputs):
+        self.spec, self.c, self.plan = spec, c, plan
+        self.agents, self.links, self.st, self.log, self.out = agents, links, st, log, out
+        self.total = spec.burn_in + spec.days
+        self.kernel = run_epoch if plan.features == FEAT_ALL else kernel_for(plan.features)
+
+    def span(self, d0: int, d1: int, log_reach: bool = False, relink: bool = False) -> Span:
+        s, c = self.spec, self.c
+        return Span(int(s.seed), int(c.persons), int(c.person_offset), int(c.firm_offset), int(d0),
+                    int(d1), int(s.burn_in), int(self.total), N_BLOCKS, bool(log_reach),
+                    bool(relink))
+
+    def call(self, span: Span, bound: np.ndarray, visit: Visit) -> None:
+        s = self.spec
+        self.kernel(span, s.regime, s.behaviour, s.mechanisms, s.measures,
+                    self.agents._replace(bound=bound), visit, self.st, self.log, self.out)
+
+    def couple(self, day: int, todo: np.ndarray, rstate: np.ndarray, legal_reps: bool) -> None:
+        s = self.spec
+        couple(self.span(day, day), todo, rstate, s.regime, s.mechanisms, s.measures, self.agents,
+               self.links, self.st, self.out, legal_reps)
+
+    def epochs(self) -> None:
+        """Every agent the plan binds stops at each boundary, where links are coupled and peers
+        rate each other; the others run the horizon in the first epoch."""
+        s, plan, st = self.spec, self.plan, self.st
+        for d0 in range(0, self.total, plan.step):
+            d1 = min(self.total, d0 + plan.step)
+            self.call(self.span(d0, d1), plan.bound, _NO_VISIT._replace(quiet=plan.quiet))
+            if s.peer is not None and d1 < self.total:
+                contacts, per_day, memory, qm, qsd, nsd = s.peer
+                peer_round(self.span(d1, d1), d0 // plan.step, int(round(per_day * (d1 - d0))),
+                           (contacts, memory, qm, qsd, nsd), s.regime, s.mechanisms, s.measures,
+                           self.agents, st, self.out)
+            if plan.coupled and d1 < self.total:
+                todo = np.flatnonzero(st.dirty).astype(np.int64)
+                if len(todo):
+                    st.dirty[todo] = 0
+                    self.couple(d1, todo, _EMPTYU, plan.adults)
+
+    def replay(self) -> bool:
+        """One pass of every agent, then the links replayed from the reach log at each boundary:
+        to children by ``couple``; between adults by rerunning the agents links reach. False if
+        the log overflowed."""
+        plan, log = self.plan, self.log
+        self.call(self.span(0, self.total, log_reach=True), _EMPTY8,
+                  _NO_VISIT._replace(quiet=plan.quiet))
+        cap = log.rlog.shape[1]
+        if (log.rn > cap).any():
+            return False
+        nt = len(log.rn)
+        la = np.concatenate([log.rlog[t, : log.rn[t], 0] for t in range(nt)])
+        ld = np.concatenate([log.rlog[t, : log.rn[t], 1] for t in range(nt)])
+        lb = np.concatenate([log.rbits[t, : log.rn[t]] for t in range(nt)])
+        order = np.lexsort((la, ld))  # by day, then agent: the same whatever the threads
+        la, ld, lb = la[order], ld[order], lb[order]
+        q = 0
+        cur = np.zeros(self.c.agents if plan.rerun else 0, np.uint64)  # what reaches each agent
+        changes = []
+        for b in range(plan.step, self.total, plan.step):  # each boundary: the logged state
+            j = int(np.searchsorted(ld, b, side="left"))
+            if j > q:
+                set_in_order(log.rstate, la[q:j], lb[q:j])
+                todo = np.unique(la[q:j])
+                if plan.kids:
+                    self.couple(b, todo, log.rstate, False)
+                if plan.rerun:
+                    changes.append(self._link_changes(b, todo, cur))
+                q = j
+        if plan.rerun:
+            self._rerun(changes)
+        return True
+
+    def _link_changes(self, day: int, todo: np.ndarray, cur: np.ndarray):
+        """(agents, bits) whose sanctions through links between adults change at ``day``."""
+        links, n_persons = self.links, self.c.persons
+        firm = todo >= n_persons
+        per = todo[~firm]
+        cap = int(firm.sum() + np.minimum(links.rf_start[per + 1] - links.rf_start[per],
+                                          MAX_TARGETS).sum())
+        out_a, out_b = np.empty(cap, np.int64), np.empty(cap, np.uint64)
+        k = link_schedule(day, todo, n_persons, links, self.log.rstate, self.spec.mechanisms, cur,
+                          out_a, out_b)
+        return out_a[:k], np.full(k, day, np.int64), out_b[:k]
+
+    def _rerun(self, changes: list) -> None:
+        """The agents links reach, again from day 0, with what reaches them at each boundary:
+        they add what the links add (the quiet ones, all their counts)."""
+        plan = self.plan
+        sa = np.concatenate([a for a, _, _ in changes]) if changes else _EMPTY64
+        visit = np.union1d(sa, np.flatnonzero(plan.quiet)).astype(np.int64)
+        order = np.argsort(sa, kind="stable")  # by agent, then day (appended by day)
+        sa = sa[order]
+        sd = (np.concatenate([d for _, d, _ in changes]) if changes else _EMPTY64)[order]
+        sb = (np.concatenate([b for _, _, b in changes]) if changes else _EMPTYU)[order]
+        sp_ptr = np.searchsorted(sa, np.append(visit, self.c.agents)).astype(np.int64)
+        if sp_ptr[-1] != len(sa) or not plan.bound[sa].all():
+            raise AssertionError("a link reaches an agent outside the rerun")
+        if len(visit):  # (an empty visit list would mean every agent)
+            self.call(self.span(0, self.total, relink=True), _EMPTY8,
+                      Visit(visit, plan.quiet, sp_ptr, sd, sb))
+
+
+def _collect(spec: EngineSpec, c: Community, agents: Agents, st: State,
+             out: Outputs) -> CommunityResult:
+    """The community's aggregates: threads' outputs summed in order, the tally, the panel."""
+    R = spec.regime
+    slots = len(out.pn)
+    hist = np.zeros(R.score_max - R.score_min + 1, np.int64)
+    harm = np.zeros((len(GROUPS), len(BAD_BUCKETS), len(HARM_COLS)), np.int64)
+    events = tally(agents.group, agents.age, st.flags, st.nbad, st.score, st.nev, R.covers_person,
+                   R.covers_firm, R.score_min, hist, harm)
+    rows = [out.pbuf[k, : min(out.pn[k], out.pbuf.shape[1])] for k in range(slots)]
+    prow = np.concatenate(rows) if rows else np.zeros((0, PANEL_COLS), np.int64)
+    if len(prow):
+        prow = prow[np.lexsort((prow[:, P_DAY], prow[:, P_AGENT]))]  # by agent, then day (stable)
+        loc = prow[:, P_AGENT]
+        prow[:, P_AGENT] = np.where(loc < c.persons, c.person_offset + loc,
+                                    c.firm_offset + (loc - c.persons))
+    return CommunityResult(
+        index=c.index, province=c.province, persons=c.persons, firms=c.firms,
+        diff=out.diff.sum(axis=0),
+        acts_day=recorded_columns(out.acts_day.sum(axis=0, dtype=np.int64)),
+        acts_grade=recorded_columns(out.acts_grade.sum(axis=0, dtype=np.int64)),
+        score_hist=hist, harm=harm, panel=prow, events=int(events),
+    )
+
+
+def _bound(spec: EngineSpec, c: Community, age: np.ndarray, links: Links,
            children: bool = True) -> np.ndarray:
     """1 for the agents a link can reach or be reached from: they stop at every epoch boundary,
     where the links are coupled. The others run through the whole horizon in one visit (same
@@ -362,7 +447,7 @@ def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep,
     kids = children and X.households and X.reach_children
     if not (spec.peer is not None or kids
             or (X.legal_reps and (X.reach_rep or X.reach_firms))):
-        return np.zeros(0, np.uint8)  # no links: every agent runs the whole horizon
+        return _EMPTY8  # no links: every agent runs the whole horizon
     bound = scratch("bound", (c.agents,), np.uint8, fill=0)
     if spec.peer is not None:  # ratings change scores at every boundary
         bound[:] = 1
@@ -370,9 +455,10 @@ def _bound(spec: EngineSpec, c: Community, age, hh_start, hh_of, rep,
     if kids:
         # every member of a household with a child: parents send, children receive
         minor = (age[: c.persons] == 0).astype(np.int64)
-        has_child = np.add.reduceat(minor, hh_start[:-1]) > 0 if c.persons else np.zeros(0, bool)
-        bound[: c.persons] |= has_child[hh_of]
+        has_child = (np.add.reduceat(minor, links.hh_start[:-1]) > 0 if c.persons
+                     else np.zeros(0, bool))
+        bound[: c.persons] |= has_child[links.hh_of]
     if X.legal_reps and (X.reach_rep or X.reach_firms):
         bound[c.persons:] = 1
-        bound[rep] = 1
+        bound[links.rep] = 1
     return bound

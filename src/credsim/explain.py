@@ -17,13 +17,14 @@ import numpy as np
 from credsim.behaviour import Catalogue
 from credsim.compile import compile_regime
 from credsim.errors import ConfigError
-from credsim.layout import BIG, CAUSE_EXPIRY, CAUSE_RECOVERY, CAUSE_REMOVAL, NEVER
+from credsim.layout import ACC_FIELDS, ACC_LOST, BIG, CAUSE_EXPIRY, CAUSE_RECOVERY, CAUSE_REMOVAL, NEVER
 from credsim.regime import Regime
 from credsim.rules import (
+    Record,
     add_act,
     close_day,
     fire_timers,
-    grade_of,
+    grade,
     next_timer,
     perform,
     reset_day,
@@ -116,14 +117,15 @@ class Explainer:
         self.lrem = np.full((1, L), BIG, np.int32)
         self.rec = np.array([[NEVER, 0, 0, 0]], np.int32)
         self.causes = np.zeros((2 * L + len(regime.recovery) + 2, 2), np.int64)
-        self.acc = np.zeros(5, np.int64)
+        self.acc = np.zeros(ACC_FIELDS, np.int64)
+        self.st = Record(self.score, self.lists, self.lexp, self.lrem, self.rec)
         self.steps: list[Step] = []
 
     # -- state as words
     def _step(self, day: int, event: str, effect: str) -> Step:
         R = self.R
-        g = grade_of(self.score[0], R.band_min)
-        sanc = sanctions_of(g, self.lists[0], R.grade_sanc, R.list_sanc)
+        g = grade(R, self.score[0])
+        sanc = sanctions_of(R, g, self.lists[0])
         st = Step(
             day=day, event=event, effect=effect, score=int(self.score[0]),
             grade=self.regime.bands[g].label,
@@ -137,13 +139,10 @@ class Explainer:
         """Fire every timer due before or on ``day``."""
         R = self.R
         while True:
-            td = next_timer(0, self.score, self.lists, self.lexp, self.lrem, self.rec,
-                            R.score_init, R.rec_after, R.rec_pts_max, R.rec_cls_max, R.rec_cls_min)
+            td = next_timer(0, R, self.st)
             if td > day or td >= BIG:
                 return
-            nc = fire_timers(0, td, self.score, self.lists, self.lexp, self.lrem, self.rec,
-                             R.score_init, R.score_max, R.list_on_rem, R.rec_after, R.rec_restore,
-                             R.rec_pts_max, R.rec_cls_max, R.rec_cls_min, self.causes)
+            nc = fire_timers(0, td, R, self.st, self.causes)
             effects = [self._cause_text(int(c), int(k)) for c, k in self.causes[:nc]]
             self._step(int(td), "timer", "; ".join(effects))
 
@@ -193,20 +192,17 @@ class Explainer:
             for h in todays:
                 if h.act.startswith("perform:"):
                     li = [x.name for x in self.regime.lists].index(h.act.split(":", 1)[1])
-                    perform(0, li, day, self.lists, self.lrem, R.list_rem_delay)
+                    perform(0, li, day, R, self.st)
                     notes.append((h.act, f"performs; removal from {self.regime.lists[li].name} due "
                                          f"after {int(R.list_rem_delay[li])} days"))
                     continue
                 a = self.acts.index(h.act)
                 if R.act_rule[a] >= 0:
-                    add_act(self.acc, a, R.act_points, R.act_lists, R.act_cap, R.act_class)
+                    add_act(self.acc, a, R)
                 notes.append((h.act, self._rule_text(h.act)))
             before = int(self.score[0])
-            close_day(0, day, self.acc, np.uint64(0), False, self.score, self.lists, self.lexp,
-                      self.lrem, self.rec, R.score_min, R.score_max, R.max_ded, R.list_dur,
-                      R.list_ext_p, R.list_ext_min, R.list_ext_max, R.list_rem_rate,
-                      R.list_rem_delay, R.thr_list, R.thr_at_most)
-            lost = int(self.acc[1])
+            close_day(0, day, self.acc, np.uint64(0), False, R, self.st)
+            lost = int(self.acc[ACC_LOST])
             if R.max_ded and -lost > R.max_ded:
                 notes.append(("cap", f"deductions on one day capped at {R.max_ded} points"))
             for k, t in enumerate(self.regime.thresholds):

@@ -8,14 +8,14 @@ ratings at the epoch's start, so the result never depends on the order agents ar
 from __future__ import annotations
 
 import numpy as np
-from numba import get_thread_id, njit, prange
+from numba import njit
 
 from credsim import (
     jitcache,  # noqa: F401  (before any @njit: cache keyed by the package)
     rng,
 )
-from credsim.kernel import _emit, _state
-from credsim.layout import F_LEFT_LOWEST, F_LOWEST, F_RESTRICTED
+from credsim.atomic import fetch_add
+from credsim.kernel import COUNT_FULL, _mark, _standing, _transition, on_threads
 
 S_CONTACT = 900  # which agent fills a contact slot
 S_QUALITY = 901  # the stars an agent earns on average
@@ -45,52 +45,54 @@ def _stars(akey, quality_mean, quality_sd, noise_sd, counter):
     return min(5.0, max(1.0, s))
 
 
-@njit(parallel=True, cache=True)
-def peer_round(seed, epoch, day, burn, n_persons, person_offset, n_meet, contacts, memory,
-               quality_mean, quality_sd, noise_sd, score_min, score_max, band_min, grade_sanc,
-               list_sanc, covers_person, group, age, score, strue, lists, lfalse, spill, due, flags,
-               diff, S, L, n_blocks, restrict_mask):
-    """One round of ratings among the persons of a community, applied on ``day``."""
-    old = score.copy()
-    restrict = np.uint64(restrict_mask)
-    K = band_min.shape[0]
-    od = max(day - burn, 0)
-    block = (n_persons + n_blocks - 1) // n_blocks
-    for b in prange(n_blocks):
-        tid = get_thread_id()
-        raters = np.empty(max(n_meet, 1))
-        stars = np.empty(max(n_meet, 1))
+def peer_round(span, epoch, n_meet, peer, R, X, ms, agents, st, out) -> None:
+    """One round of ratings among the persons of a community, applied on ``span.d0`` (the
+    boundary after ``epoch``). ``peer`` = (contacts, memory, quality mean, quality sd, noise sd).
+    Blocks of persons run on the kernel's threads (``kernel.on_threads``)."""
+    rating = (epoch, n_meet) + tuple(peer)
+    on_threads(_rate_blocks, out.diff.shape[0], np.zeros(1, np.int64), span, rating, R, X, ms,
+               agents, st, out, st.score.copy())
+
+
+@njit(nogil=True, cache=True)
+def _rate_blocks(tid, counter, span, rating, R, X, ms, agents, st, out, old):
+    """One thread's blocks of a rating round (``old``: the ratings as the round starts)."""
+    epoch, n_meet, contacts, memory, quality_mean, quality_sd, noise_sd = rating
+    day, n_persons = span.d0, span.n_persons
+    restrict = np.uint64(X.restrict_mask)
+    K = R.band_min.shape[0]
+    od = max(day - span.burn, 0)
+    block = (n_persons + span.n_blocks - 1) // span.n_blocks
+    raters = np.empty(max(n_meet, 1))
+    stars = np.empty(max(n_meet, 1))
+    while True:
+        b = fetch_add(counter, 0, 1)
+        if b >= span.n_blocks:
+            break
         for i in range(b * block, min(n_persons, (b + 1) * block)):
-            if age[i] == 0 or not covers_person:
+            if agents.age[i] == 0 or not R.covers_person:
                 continue
-            akey = rng.agent_key(seed, person_offset + i)
+            akey = rng.agent_key(span.seed, span.person_offset + i)
             m = 0
             for r in range(n_meet):
                 slot = int(rng.uniform(akey, S_SLOT, epoch * PER_EPOCH + r) * contacts)
                 j = int(rng.uniform(akey, S_CONTACT, slot) * n_persons)
-                if j == i or age[j] == 0:
+                if j == i or agents.age[j] == 0:
                     continue
                 raters[m] = old[j]
                 stars[m] = _stars(akey, quality_mean, quality_sd, noise_sd, epoch * PER_EPOCH + r)
                 m += 1
             new = peer_update(old[i], raters[:m], stars[:m], memory)
-            new = min(max(new, score_min), score_max)
+            new = min(max(new, R.score_min), R.score_max)
             if new == old[i]:
                 continue
-            g0, sc0, fs0, sp0 = _state(True, old[i], strue[i], lists[i], lfalse[i], spill[i], K,
-                                       band_min, grade_sanc, list_sanc)
-            score[i] = new
-            strue[i] = new
-            due[i] = day
-            g1, sc1, fs1, sp1 = _state(True, new, new, lists[i], lfalse[i], spill[i], K,
-                                       band_min, grade_sanc, list_sanc)
-            _emit(diff, tid, od, group[i], g0, old[i], lists[i], sc0, fs0, lfalse[i], sp0, -1,
-                  True, S, L, restrict)
-            _emit(diff, tid, od, group[i], g1, new, lists[i], sc1, fs1, lfalse[i], sp1, 1, True,
-                  S, L, restrict)
-            if sc1 & restrict:
-                flags[i] |= F_RESTRICTED
-            if g1 == K - 1:
-                flags[i] |= F_LOWEST
-            elif flags[i] & F_LOWEST:
-                flags[i] |= F_LEFT_LOWEST
+            rest = (st.lists[i], st.lfalse[i])
+            sd0 = _standing(R, True, old[i], st.strue[i], rest[0], rest[1], st.spill[i])
+            st.score[i] = new
+            st.strue[i] = new
+            st.due[i] = day
+            sd1 = _standing(R, True, new, new, rest[0], rest[1], st.spill[i])
+            _transition(out.diff, (tid, od, agents.group[i]), COUNT_FULL,
+                        (sd0, np.int64(old[i])) + rest, (sd1, np.int64(new)) + rest, True, ms,
+                        restrict)
+            _mark(st.flags, i, K, sd1, st.spill[i], restrict)

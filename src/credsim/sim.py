@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from credsim.population import Community
     from credsim.results import Results
 
-PANEL_CAP = 4096  # panel rows per thread per community
+PANEL_CAP = 4096  # panel rows per block per community (more are dropped)
 
 
 def peak_rss_mb() -> float:
