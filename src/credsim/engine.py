@@ -24,11 +24,7 @@ from credsim.kernel import (
     thread_count,
 )
 from credsim.layout import (
-    FEAT_ACTS,
     FEAT_ALL,
-    FEAT_FALSE,
-    FEAT_LINKS,
-    FEAT_TIMERS,
     GROUPS,
     HARM_COLS,
     PANEL_COLS,
@@ -36,6 +32,7 @@ from credsim.layout import (
     REC_STAGE,
     Measures,
 )
+from credsim.mechanisms import kernel_features
 from credsim.peer import peer_round
 from credsim.population import Community
 from credsim.synthesis import households, legal_representatives, synthesize
@@ -141,19 +138,7 @@ def mechanism_features(spec: EngineSpec, links: bool) -> int:
     false matches, no surveillance), no lists, recoveries or appeals, and no links. Then its
     kernel has none of their code (on points-v2, 0.68 times the time of the full kernel) and gives
     the same results."""
-    B, X, R = spec.behaviour, spec.mechanisms, spec.regime
-    need = 0
-    if (B.grp_false >= 0).any():
-        need |= FEAT_ACTS | FEAT_FALSE
-    if ((B.p_detect < 1.0).any() or (X.act_accept < 1.0).any() or (X.act_deter > 0.0).any()
-            or (X.act_game > 1.0).any() or X.act_parent.any() or X.surv_grades.any()
-            or X.surv_lists != 0):
-        need |= FEAT_ACTS
-    if spec.n_lists or R.rec_after.shape[0] or X.appeal_p > 0.0:
-        need |= FEAT_TIMERS
-    if links or spec.peer is not None:
-        need |= FEAT_LINKS
-    return FEAT_ALL if need else 0
+    return kernel_features(spec, links)  # each mechanism's rule: credsim.mechanisms
 
 
 def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> CommunityResult:
