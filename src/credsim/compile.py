@@ -11,6 +11,7 @@ import numpy as np
 
 from credsim.behaviour import Catalogue
 from credsim.layout import BIG, NO_SCORE
+from credsim.mechanisms import compile_tables, tables_class
 from credsim.regime import Regime
 
 
@@ -253,75 +254,13 @@ def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: b
     )
 
 
-class MechanismTables(NamedTuple):
-    """Errors, appeals, surveillance feedback, behaviour response and coupling as numbers."""
-
-    surv_mult: float  # 1 = off
-    surv_grades: np.ndarray  # bool[K+1]: watched grades
-    surv_lists: int  # list bit mask that puts an agent under watch
-    appeal_p: float
-    appeal_delay: int
-    act_accept: np.ndarray  # float64[A]: constant acceptance (chilling), 1 = none
-    act_deter: np.ndarray  # float64[A]: deterrence exponent per unit of recording chance
-    act_game: np.ndarray  # float64[A]: candidate boost of good deeds (1 = none)
-    act_parent: np.ndarray  # bool[A]: needs an elderly parent in the household
-    game_window: int
-    reach_children: int  # sanction mask reaching the household's children
-    reach_rep: int  # sanction mask of firms reaching their legal representative
-    reach_firms: int  # sanction mask of persons reaching the firms they represent
-    restrict_mask: int  # sanctions of kind restriction
-    households: bool
-    legal_reps: bool
-
-    @property
-    def coupled(self) -> bool:
-        return self.households or self.legal_reps
+MechanismTables = tables_class(__name__)
+"""Errors, surveillance feedback, appeals, behaviour response and coupling as numbers: the fields
+each mechanism declares (``credsim.mechanisms``), in registry order. A NamedTuple class, built
+once here so that it pickles as ``credsim.compile.MechanismTables``."""
 
 
 def compile_mechanisms(sc, regime: Regime, cat: Catalogue, rt: RegimeTables) -> MechanismTables:
-    """From a scenario's mechanism settings (see mechanisms.py) and the compiled regime."""
-    K = len(regime.bands)
-    surv = sc.surveillance
-    watched = np.zeros(K + 1, np.bool_)
-    surv_lists = 0
-    if surv.enabled and surv.multiplier > 1:
-        # the lowest grades, never all of them (a one-band regime has no "low" grade)
-        watched[max(1, K - surv.lowest_grades):K] = surv.lowest_grades > 0
-        if surv.listed:
-            surv_lists = (1 << len(regime.lists)) - 1
-    resp = sc.response
-    negative = (rt.act_points < 0) | (rt.act_lists != 0) | (rt.act_cap < BIG)
-    lawful = np.array([a.lawful for a in cat.acts])
-    accept = np.where(lawful & negative, 1.0 - resp.chilling, 1.0)
-    # severity of an act's sanction, in units of the score's span (a listing counts 1)
-    span = max(1, rt.score_init - rt.band_min[-1]) if len(rt.band_min) > 1 else max(1, rt.score_init)
-    sev = np.minimum(1.0, np.maximum(0, -rt.act_points) / span) + (rt.act_lists != 0)
-    deter = resp.deterrence * sev * (~lawful)
-    game = np.where(rt.act_points > 0, 1.0 + resp.gaming, 1.0)
-    masks = {"household_children": 0, "legal_representative": 0, "represented_firms": 0}
-    restrict = 0
-    for k, sn in enumerate(regime.sanctions):
-        for reach in sn.reaches:
-            if reach in masks:
-                masks[reach] |= 1 << k
-        if sn.kind == "restriction":
-            restrict |= 1 << k
-    cp = sc.coupling
-    return MechanismTables(
-        surv_mult=float(surv.multiplier) if surv.enabled else 1.0,
-        surv_grades=watched,
-        surv_lists=surv_lists,
-        appeal_p=sc.appeals.probability if sc.appeals.enabled else 0.0,
-        appeal_delay=sc.appeals.delay_days,
-        act_accept=accept.astype(np.float64),
-        act_deter=deter.astype(np.float64),
-        act_game=game.astype(np.float64),
-        act_parent=np.array([a.needs == "elderly_parent" for a in cat.acts], np.bool_),
-        game_window=resp.gaming_window,
-        reach_children=np.uint64(masks["household_children"]),
-        reach_rep=np.uint64(masks["legal_representative"]),
-        reach_firms=np.uint64(masks["represented_firms"]),
-        restrict_mask=np.uint64(restrict),
-        households=cp.households,
-        legal_reps=cp.legal_representatives,
-    )
+    """From a scenario's mechanism tables and the compiled regime: each mechanism compiles its
+    own fields (``Mechanism.compile``)."""
+    return MechanismTables(**compile_tables(sc, regime, cat, rt))

@@ -24,11 +24,7 @@ from credsim.kernel import (
 )
 from credsim.layout import (
     BAD_BUCKETS,
-    FEAT_ACTS,
     FEAT_ALL,
-    FEAT_FALSE,
-    FEAT_LINKS,
-    FEAT_TIMERS,
     GROUPS,
     HARM_COLS,
     P_AGENT,
@@ -38,6 +34,7 @@ from credsim.layout import (
     REC_STAGE,
     Measures,
 )
+from credsim.mechanisms import kernel_features
 from credsim.peer import peer_round
 from credsim.population import Community
 from credsim.state import Agents, Links, Outputs, ReachLog, Span, State, Visit
@@ -146,19 +143,7 @@ def mechanism_features(spec: EngineSpec, links: bool) -> int:
     false matches, no surveillance), no lists, recoveries or appeals, and no links. Then its
     kernel has none of their code (on points-v2, 0.68 times the time of the full kernel) and gives
     the same results."""
-    B, X, R = spec.behaviour, spec.mechanisms, spec.regime
-    need = 0
-    if (B.grp_false >= 0).any():
-        need |= FEAT_ACTS | FEAT_FALSE
-    if ((B.p_detect < 1.0).any() or (X.act_accept < 1.0).any() or (X.act_deter > 0.0).any()
-            or (X.act_game > 1.0).any() or X.act_parent.any() or X.surv_grades.any()
-            or X.surv_lists != 0):
-        need |= FEAT_ACTS
-    if spec.n_lists or R.rec_after.shape[0] or X.appeal_p > 0.0:
-        need |= FEAT_TIMERS
-    if links or spec.peer is not None:
-        need |= FEAT_LINKS
-    return FEAT_ALL if need else 0
+    return kernel_features(spec, links)  # each mechanism's rule: credsim.mechanisms
 
 
 @dataclass(frozen=True)

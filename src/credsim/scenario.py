@@ -12,14 +12,7 @@ from credsim.behaviour import Catalogue, load_catalogue
 from credsim.config import Strict, read_toml, validate
 from credsim.errors import ConfigError
 from credsim.marginals import Marginals, load_marginals
-from credsim.mechanisms import (
-    AppealsSpec,
-    CouplingSpec,
-    ErrorsSpec,
-    ResponseSpec,
-    SurveillanceSpec,
-    default,
-)
+from credsim.mechanisms import MechanismSections
 from credsim.regime import Regime, load_regime, regime_problems
 
 
@@ -101,8 +94,8 @@ class OutputSpec(Strict):
     chilling_baseline: bool = False
 
 
-class Scenario(Strict):
-    """A complete, validated scenario. ``Scenario.from_file`` reads a TOML file."""
+class ScenarioTables(Strict):
+    """The tables of a scenario other than the mechanisms'."""
 
     name: str = "scenario"
     description: str = ""
@@ -116,27 +109,15 @@ class Scenario(Strict):
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
     detection: DetectionSpec = Field(default_factory=DetectionSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
-    errors: ErrorsSpec = Field(default_factory=lambda: ErrorsSpec(**default("errors")))
-    appeals: AppealsSpec = Field(default_factory=lambda: AppealsSpec(**default("appeals")))
-    surveillance: SurveillanceSpec = Field(
-        default_factory=lambda: SurveillanceSpec(**default("surveillance"))
-    )
-    response: ResponseSpec = Field(default_factory=lambda: ResponseSpec(**default("response")))
-    coupling: CouplingSpec = Field(default_factory=lambda: CouplingSpec(**default("coupling")))
+
+
+class Scenario(MechanismSections, ScenarioTables):
+    """A complete, validated scenario: the tables of ``ScenarioTables``, then one per mechanism
+    (``[errors]``, ``[surveillance]``...: ``credsim.mechanisms``; a table given in part takes
+    its other keys from data/mechanisms.toml). ``Scenario.from_file`` reads a TOML file."""
 
     _base: Path | None = PrivateAttr(default=None)
     _source: str = PrivateAttr(default="<scenario>")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _mechanism_defaults(cls, data: Any) -> Any:
-        """A mechanism table given in part takes its other keys from data/mechanisms.toml, the
-        one place their defaults (and sources) live."""
-        if isinstance(data, dict):
-            for sec in ("errors", "appeals", "surveillance", "response", "coupling"):
-                if isinstance(data.get(sec), dict):
-                    data = {**data, sec: {**default(sec), **data[sec]}}
-        return data
 
     @classmethod
     def from_file(cls, path: str | Path) -> Scenario:
