@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 
 from credsim.config import Strict
 from credsim.layout import FEAT_TIMERS
-from credsim.mechanisms.base import Mechanism, TableField
-
-if TYPE_CHECKING:  # pragma: no cover
-    from credsim.engine import EngineSpec
+from credsim.mechanisms.base import Compiled, Mechanism, TableField
 
 
 class AppealsSpec(Strict):
@@ -26,7 +23,7 @@ def compile_appeals(spec: AppealsSpec, regime, cat, rt) -> dict[str, Any]:
     return {"appeal_p": spec.probability if spec.enabled else 0.0, "appeal_delay": spec.delay_days}
 
 
-def uses(spec: EngineSpec) -> int:
+def uses(spec: Compiled) -> int:
     """A successful appeal is a timer: the record is reversed on a due day."""
     return FEAT_TIMERS if spec.mechanisms.appeal_p > 0.0 else 0
 

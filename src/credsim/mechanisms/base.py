@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.behaviour import Catalogue
-    from credsim.compile import RegimeTables
     from credsim.config import Strict
-    from credsim.engine import EngineSpec
     from credsim.regime import Regime
 
-    Compile = Callable[[Any, Regime, Catalogue, RegimeTables], dict[str, Any]]
+    Compile = Callable[[Any, Regime, Catalogue, Any], dict[str, Any]]  # (..., compile.RegimeTables)
+
+
+class Compiled(Protocol):
+    """What a mechanism's ``uses`` reads of a compiled scenario (``engine.EngineSpec``; named
+    here, not imported, so that the engine can import the mechanisms)."""
+
+    regime: Any  # compile.RegimeTables
+    behaviour: Any  # compile.BehaviourTables
+    mechanisms: Any  # compile.MechanismTables
+    n_lists: int
+    peer: tuple | None
 
 
 class TableField(NamedTuple):
@@ -41,7 +50,7 @@ class Mechanism:
     section: str
     model: type[Strict]
     off: Mapping[str, Any]
-    uses: Callable[[EngineSpec], int]
+    uses: Callable[[Compiled], int]
     tables: tuple[TableField, ...] = ()
     compile: Compile | None = None
     derived: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)

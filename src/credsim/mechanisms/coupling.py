@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from credsim.config import Strict
-from credsim.mechanisms.base import Mechanism, TableField
+from credsim.mechanisms.base import Compiled, Mechanism, TableField
 
 if TYPE_CHECKING:  # pragma: no cover
-    from credsim.engine import EngineSpec
     from credsim.regime import Regime
 
 REACHES = {"household_children": "reach_children", "legal_representative": "reach_rep",
@@ -45,7 +44,7 @@ def compile_coupling(spec: CouplingSpec, regime: Regime, cat, rt) -> dict[str, A
             "households": spec.households, "legal_reps": spec.legal_representatives}
 
 
-def uses(spec: EngineSpec) -> int:
+def uses(spec: Compiled) -> int:
     """None of its own: links reach the kernel as the engine's ``links`` argument."""
     return 0
 

@@ -7,14 +7,9 @@ keeps a shadow state of what true records alone would give.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from credsim.config import Strict
 from credsim.layout import FEAT_ACTS, FEAT_FALSE
-from credsim.mechanisms.base import Mechanism
-
-if TYPE_CHECKING:  # pragma: no cover
-    from credsim.engine import EngineSpec
+from credsim.mechanisms.base import Compiled, Mechanism
 
 
 class ErrorsSpec(Strict):
@@ -23,7 +18,7 @@ class ErrorsSpec(Strict):
     enabled: bool
 
 
-def uses(spec: EngineSpec) -> int:
+def uses(spec: Compiled) -> int:
     """False matches to draw, and the true shadow state of scores and lists they need."""
     return FEAT_ACTS | FEAT_FALSE if (spec.behaviour.grp_false >= 0).any() else 0
 

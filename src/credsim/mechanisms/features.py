@@ -12,31 +12,27 @@ select kernel code too and are not mechanisms; their rules live here, named:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from credsim.layout import FEAT_ACTS, FEAT_ALL, FEAT_LINKS, FEAT_TIMERS
+from credsim.mechanisms.base import Compiled
 from credsim.mechanisms.registry import MECHANISMS
 
-if TYPE_CHECKING:  # pragma: no cover
-    from credsim.engine import EngineSpec
 
-
-def detection(spec: EngineSpec) -> int:
+def detection(spec: Compiled) -> int:
     return FEAT_ACTS if (spec.behaviour.p_detect < 1.0).any() else 0
 
 
-def regime_timers(spec: EngineSpec) -> int:
+def regime_timers(spec: Compiled) -> int:
     return FEAT_TIMERS if spec.n_lists or spec.regime.rec_after.shape[0] else 0
 
 
-def peer_ratings(spec: EngineSpec) -> int:
+def peer_ratings(spec: Compiled) -> int:
     return FEAT_LINKS if spec.peer is not None else 0
 
 
 NOT_MECHANISMS = {"detection": detection, "regime_timers": regime_timers, "peer_ratings": peer_ratings}
 
 
-def features_in_use(spec: EngineSpec, links: bool) -> dict[str, int]:
+def features_in_use(spec: Compiled, links: bool) -> dict[str, int]:
     """The feature bits each mechanism and each other part needs (0: none), by name: why a
     scenario gets the kernel it gets."""
     used = {m.section: m.uses(spec) for m in MECHANISMS}
@@ -45,7 +41,7 @@ def features_in_use(spec: EngineSpec, links: bool) -> dict[str, int]:
     return used
 
 
-def kernel_features(spec: EngineSpec, links: bool) -> int:
+def kernel_features(spec: Compiled, links: bool) -> int:
     """The features the kernel is compiled with (``engine.mechanism_features``): every one when
     any part of the scenario uses any, else none, so that there are two kernels to compile and
     cache, the lean one for the scenarios that use nothing."""

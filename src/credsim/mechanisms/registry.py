@@ -22,7 +22,6 @@ from credsim.mechanisms.base import Mechanism
 
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.behaviour import Catalogue
-    from credsim.compile import RegimeTables
     from credsim.regime import Regime
 
 DEFAULTS_FILE = data_path("mechanisms.toml")
@@ -177,7 +176,7 @@ def tables_class(module: str, mechanisms: Sequence[Mechanism] = MECHANISMS) -> t
     return cls
 
 
-def compile_tables(sc: Any, regime: Regime, cat: Catalogue, rt: RegimeTables,
+def compile_tables(sc: Any, regime: Regime, cat: Catalogue, rt: Any,
                    mechanisms: Sequence[Mechanism] = MECHANISMS) -> dict[str, Any]:
     """Every mechanism's fields, each compiled from the scenario's table of it."""
     out: dict[str, Any] = {}

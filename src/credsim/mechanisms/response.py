@@ -14,12 +14,10 @@ from pydantic import Field
 
 from credsim.config import Strict
 from credsim.layout import BIG, FEAT_ACTS
-from credsim.mechanisms.base import Mechanism, TableField
+from credsim.mechanisms.base import Compiled, Mechanism, TableField
 
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.behaviour import Catalogue
-    from credsim.compile import RegimeTables
-    from credsim.engine import EngineSpec
 
 
 class ResponseSpec(Strict):
@@ -31,7 +29,7 @@ class ResponseSpec(Strict):
     chilling: float = Field(ge=0, le=1)
 
 
-def compile_response(spec: ResponseSpec, regime, cat: Catalogue, rt: RegimeTables) -> dict[str, Any]:
+def compile_response(spec: ResponseSpec, regime, cat: Catalogue, rt: Any) -> dict[str, Any]:
     """Chilling lowers lawful acts the regime penalises; deterrence lowers unlawful acts by the
     severity of their sanction (in units of the score's span; a listing counts 1); gaming raises
     the candidate rate of acts that earn points (thinned back away from band thresholds)."""
@@ -51,7 +49,7 @@ def compile_response(spec: ResponseSpec, regime, cat: Catalogue, rt: RegimeTable
     }
 
 
-def uses(spec: EngineSpec) -> int:
+def uses(spec: Compiled) -> int:
     """Candidate acts thinned: by the response, or for want of an elderly parent."""
     X = spec.mechanisms
     thinned = ((X.act_accept < 1.0).any() or (X.act_deter > 0.0).any() or (X.act_game > 1.0).any()

@@ -9,10 +9,9 @@ from pydantic import Field
 
 from credsim.config import Strict
 from credsim.layout import FEAT_ACTS
-from credsim.mechanisms.base import Mechanism, TableField
+from credsim.mechanisms.base import Compiled, Mechanism, TableField
 
 if TYPE_CHECKING:  # pragma: no cover
-    from credsim.engine import EngineSpec
     from credsim.regime import Regime
 
 
@@ -40,7 +39,7 @@ def compile_surveillance(spec: SurveillanceSpec, regime: Regime, cat, rt) -> dic
             "surv_lists": surv_lists}
 
 
-def uses(spec: EngineSpec) -> int:
+def uses(spec: Compiled) -> int:
     """Watched agents' acts are detected with a probability of their own."""
     X = spec.mechanisms
     return FEAT_ACTS if X.surv_grades.any() or X.surv_lists != 0 else 0
