@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/credsim compile  # the kernels, in parallel processes, before the tests load them
 	$(BIN)/python -m pytest
 
 # rewrite the exact baselines on purpose (a change meant to change results)
