@@ -82,57 +82,11 @@ def grade_table(band_min: np.ndarray, score_min: int, score_max: int) -> np.ndar
 
 
 def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
-    A = len(act_names)
-    index = {a: k for k, a in enumerate(act_names)}
-    lists = [x.name for x in regime.lists]
-    bands = regime.grade_labels
-    dim_w = {d.name: d.weight for d in regime.dimensions}
-    act_points = np.zeros(A, np.int32)
-    act_lists = np.zeros(A, np.int32)
-    act_cap = np.full(A, BIG, np.int32)
-    act_class = np.zeros(A, np.int32)
-    act_rule = np.full(A, -1, np.int32)
-    for k, rule in enumerate(regime.rules):
-        a = index[rule.act]
-        pts = rule.points
-        if rule.dimension is not None and dim_w:
-            pts = int(round(pts * dim_w[rule.dimension]))
-        act_points[a] += pts
-        if rule.list is not None:
-            act_lists[a] |= 1 << lists.index(rule.list)
-        if rule.cap_grade is not None:
-            act_cap[a] = min(act_cap[a], regime.band_range(rule.cap_grade)[1])
-        act_class[a] = max(act_class[a], rule.offence_class)
-        if act_rule[a] < 0:
-            act_rule[a] = k
-    L = len(regime.lists)
-    ext_p = np.zeros(L)
-    ext_min = np.zeros(L, np.int32)
-    ext_max = np.zeros(L, np.int32)
-    rem_rate = np.zeros(L)
-    rem_delay = np.zeros(L, np.int32)
-    on_rem = np.full(L, NO_SCORE, np.int32)
-    for k, x in enumerate(regime.lists):
-        if x.extension is not None:
-            ext_p[k] = x.extension.probability
-            ext_min[k] = x.extension.min_days
-            ext_max[k] = x.extension.max_days
-        if x.removal is not None:
-            rem_rate[k] = x.removal.rate_per_year / 365.0
-            rem_delay[k] = x.removal.delay_days
-        if x.on_removal_score is not None:
-            on_rem[k] = x.on_removal_score
-    K = len(bands)
-    grade_sanc = np.zeros(K + 1, np.uint64)
-    list_sanc = np.zeros(L, np.uint64)
-    for s, sn in enumerate(regime.sanctions):
-        bit = np.uint64(1) << np.uint64(s)
-        for g in sn.grades:
-            grade_sanc[bands.index(g)] |= bit
-        for li in sn.lists:
-            list_sanc[lists.index(li)] |= bit
+    """A validated regime as the arrays the kernels read (for the catalogue's acts, in order)."""
     rec = sorted(regime.recovery, key=lambda r: r.after_days)
     band_min = np.array([b.min for b in regime.bands], np.int32)
+    lists = [x.name for x in regime.lists]
+    grade_sanc, list_sanc = _sanction_tables(regime)
     return RegimeTables(
         score_init=regime.score.initial,
         score_min=regime.score.min,
@@ -142,18 +96,8 @@ def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
         covers_firm="firm" in regime.covers,
         max_ded=regime.max_deduction_per_day or 0,
         band_min=band_min,
-        act_points=act_points,
-        act_lists=act_lists,
-        act_cap=act_cap,
-        act_class=act_class,
-        act_rule=act_rule,
-        list_dur=np.array([x.duration_days for x in regime.lists], np.int32),
-        list_ext_p=ext_p,
-        list_ext_min=ext_min,
-        list_ext_max=ext_max,
-        list_rem_rate=rem_rate,
-        list_rem_delay=rem_delay,
-        list_on_rem=on_rem,
+        **_act_tables(regime, act_names),
+        **_list_tables(regime),
         thr_list=np.array([lists.index(t.list) for t in regime.thresholds], np.int32),
         thr_at_most=np.array([t.at_most for t in regime.thresholds], np.int32),
         grade_sanc=grade_sanc,
@@ -174,6 +118,75 @@ def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
         ),
         grade_lut=grade_table(band_min, regime.score.min, regime.score.max),
     )
+
+
+def _act_tables(regime: Regime, act_names: list[str]) -> dict[str, np.ndarray]:
+    """Per act: points (dimension weights applied and rounded), list bits, score cap, offence
+    class, and its first rule (-1: unscored)."""
+    A = len(act_names)
+    index = {a: k for k, a in enumerate(act_names)}
+    lists = [x.name for x in regime.lists]
+    dim_w = {d.name: d.weight for d in regime.dimensions}
+    act_points = np.zeros(A, np.int32)
+    act_lists = np.zeros(A, np.int32)
+    act_cap = np.full(A, BIG, np.int32)
+    act_class = np.zeros(A, np.int32)
+    act_rule = np.full(A, -1, np.int32)
+    for k, rule in enumerate(regime.rules):
+        a = index[rule.act]
+        pts = rule.points
+        if rule.dimension is not None and dim_w:
+            pts = int(round(pts * dim_w[rule.dimension]))
+        act_points[a] += pts
+        if rule.list is not None:
+            act_lists[a] |= 1 << lists.index(rule.list)
+        if rule.cap_grade is not None:
+            act_cap[a] = min(act_cap[a], regime.band_range(rule.cap_grade)[1])
+        act_class[a] = max(act_class[a], rule.offence_class)
+        if act_rule[a] < 0:
+            act_rule[a] = k
+    return {"act_points": act_points, "act_lists": act_lists, "act_cap": act_cap,
+            "act_class": act_class, "act_rule": act_rule}
+
+
+def _list_tables(regime: Regime) -> dict[str, np.ndarray]:
+    """Per list: duration, extension (probability, days), removal after performance (rate per
+    day, delay), and the score set on removal (NO_SCORE: none)."""
+    L = len(regime.lists)
+    ext_p = np.zeros(L)
+    ext_min = np.zeros(L, np.int32)
+    ext_max = np.zeros(L, np.int32)
+    rem_rate = np.zeros(L)
+    rem_delay = np.zeros(L, np.int32)
+    on_rem = np.full(L, NO_SCORE, np.int32)
+    for k, x in enumerate(regime.lists):
+        if x.extension is not None:
+            ext_p[k] = x.extension.probability
+            ext_min[k] = x.extension.min_days
+            ext_max[k] = x.extension.max_days
+        if x.removal is not None:
+            rem_rate[k] = x.removal.rate_per_year / 365.0
+            rem_delay[k] = x.removal.delay_days
+        if x.on_removal_score is not None:
+            on_rem[k] = x.on_removal_score
+    return {"list_dur": np.array([x.duration_days for x in regime.lists], np.int32),
+            "list_ext_p": ext_p, "list_ext_min": ext_min, "list_ext_max": ext_max,
+            "list_rem_rate": rem_rate, "list_rem_delay": rem_delay, "list_on_rem": on_rem}
+
+
+def _sanction_tables(regime: Regime) -> tuple[np.ndarray, np.ndarray]:
+    """The sanction bits of each grade (and of 'unscored', none) and of each list."""
+    bands = regime.grade_labels
+    lists = [x.name for x in regime.lists]
+    grade_sanc = np.zeros(len(bands) + 1, np.uint64)
+    list_sanc = np.zeros(len(lists), np.uint64)
+    for s, sn in enumerate(regime.sanctions):
+        bit = np.uint64(1) << np.uint64(s)
+        for g in sn.grades:
+            grade_sanc[bands.index(g)] |= bit
+        for li in sn.lists:
+            list_sanc[lists.index(li)] |= bit
+    return grade_sanc, list_sanc
 
 
 def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: bool = False,

@@ -166,7 +166,12 @@ class Regime(Strict):
 
 
 def regime_problems(r: Regime, known_acts: set[str] | None = None) -> list[str]:
-    """Cross-field checks, each naming the key path of the bad value."""
+    """Cross-field checks, each naming the key path of the bad value (in file order)."""
+    return (_score_and_band_problems(r) + _list_problems(r) + _rule_problems(r, known_acts)
+            + _sanction_problems(r))
+
+
+def _score_and_band_problems(r: Regime) -> list[str]:
     p: list[str] = []
     s = r.score
     if s.min > s.max:
@@ -192,6 +197,12 @@ def regime_problems(r: Regime, known_acts: set[str] | None = None) -> list[str]:
     if r.peer_rating is not None and (s.min < 100 or s.max > 500):
         p.append(f"score: peer ratings need score.min >= 100 and score.max <= 500 (1-5 stars x 100), "
                  f"got [{s.min}, {s.max}]")
+    return p
+
+
+def _list_problems(r: Regime) -> list[str]:
+    p: list[str] = []
+    s = r.score
     lists = [x.name for x in r.lists]
     for k, x in enumerate(r.lists):
         if lists.count(x.name) > 1:
@@ -204,6 +215,13 @@ def regime_problems(r: Regime, known_acts: set[str] | None = None) -> list[str]:
         p.append(f"lists: {len(r.lists)} lists; at most 16 are supported")
     if len(r.sanctions) > 62:
         p.append(f"sanctions: {len(r.sanctions)} sanctions; at most 62 are supported")
+    return p
+
+
+def _rule_problems(r: Regime, known_acts: set[str] | None) -> list[str]:
+    p: list[str] = []
+    lists = [x.name for x in r.lists]
+    labels = [b.label for b in r.bands]
     dims = {d.name for d in r.dimensions}
     for k, rule in enumerate(r.rules):
         if rule.list is not None and rule.list not in lists:
@@ -219,6 +237,13 @@ def regime_problems(r: Regime, known_acts: set[str] | None = None) -> list[str]:
     for k, t in enumerate(r.thresholds):
         if t.list not in lists:
             p.append(f"thresholds[{k}].list: {t.list!r} is not a list of this regime (lists: {lists})")
+    return p
+
+
+def _sanction_problems(r: Regime) -> list[str]:
+    p: list[str] = []
+    lists = [x.name for x in r.lists]
+    labels = [b.label for b in r.bands]
     names = [x.name for x in r.sanctions]
     for k, sn in enumerate(r.sanctions):
         if names.count(sn.name) > 1:
