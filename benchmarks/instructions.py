@@ -13,7 +13,7 @@ start-up (slow under valgrind) is not instrumented. Kernels load from the on-dis
 pins Numba's target CPU to the host's so that valgrind's own CPU description does not trigger a
 recompilation. One thread (``NUMBA_NUM_THREADS=1``), so the count is the total work.
 
-    .venv/bin/python benchmarks/instructions.py [--agents 100000] [--full]
+    .venv/bin/python benchmarks/instructions.py [--agents 100000] [--full] [--no-avx512] [--src DIR]
 """
 
 from __future__ import annotations
@@ -55,9 +55,13 @@ def counted(kname, fn):
             lib.cg_stop()
     return call
 for k in {kernels!r}:
-    setattr(engine, k, counted(k, getattr(engine, k)))
+    name = k if hasattr(engine, k) else "_" + k  # (an older checkout: _tally)
+    setattr(engine, name, counted(k, getattr(engine, name)))
 if {full!r}:  # the kernel with every mechanism compiled in, whatever the scenario uses
-    from credsim.layout import FEAT_ALL
+    try:
+        from credsim.layout import FEAT_ALL
+    except ImportError:  # an older checkout
+        from credsim.kernel import F_ALL as FEAT_ALL
     engine.mechanism_features = lambda spec, links: FEAT_ALL
 if "run_epoch" in {kernels!r}:  # the kernel compiled for the scenario's mechanisms
     kernel_for = engine.kernel_for
@@ -116,14 +120,25 @@ def main() -> int:
     ap.add_argument("--agents", type=int, default=100_000)
     ap.add_argument("--full", action="store_true",
                     help="count the kernel with every mechanism (points-v2 uses none of them)")
+    ap.add_argument("--src", default=None,
+                    help="count another checkout's package (its src/ directory), for A/B")
+    ap.add_argument("--no-avx512", action="store_true",
+                    help="compile without AVX-512 (valgrind 3.19 cannot run it; a target of its own)")
     args = ap.parse_args()
     for tool in ("valgrind", "cc"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: this benchmark needs valgrind and a C compiler")
     import llvmlite.binding as ll
 
+    features = ll.get_host_cpu_features()
+    if args.no_avx512:
+        for f in list(features):
+            if f.startswith("avx512") or f in ("amx-tile", "amx-int8", "amx-bf16"):
+                features[f] = False
     env = dict(os.environ, NUMBA_NUM_THREADS="1", NUMBA_CPU_NAME=ll.get_host_cpu_name(),
-               NUMBA_CPU_FEATURES=ll.get_host_cpu_features().flatten())
+               NUMBA_CPU_FEATURES=features.flatten())
+    if args.src:
+        env["PYTHONPATH"] = os.path.abspath(args.src)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         (out / "shim.c").write_text(SHIM)

@@ -263,8 +263,8 @@ def agent_rate(i, subj, female, watched, B, X, traits, wbuf):
     return lam
 
 
-@njit(inline="always", cache=True)
-def _detection_tables(B, X):
+@njit(cache=True)
+def detection_tables(B, X):
     """Detection probability and acceptance of a scored act by (act, place, watched): once per
     call rather than a power and an exponential per event."""
     A = B.p_detect.shape[0]
@@ -697,18 +697,19 @@ def _compile_kernel(features: int):
     f_timers = (features & FEAT_TIMERS) != 0
     f_links = (features & FEAT_LINKS) != 0
 
-    @njit(nogil=True, cache=True)
-    def run_blocks(tid, counter, span, R, B, X, ms, agents, visit, st, log, out):
-        """One thread's share of a call: blocks of agents taken one at a time from ``counter``
-        (a slower core simply takes fewer), each agent run by ``visit_agent``."""
+    # no reference counting (``_nrt=False``): the records' arrays are read at every event, and
+    # counting each read (an atomic add and subtract) made the kernel ten times slower; so the
+    # kernel allocates nothing: its scratch arrays come from ``run_epoch``
+    @njit(nogil=True, cache=True, _nrt=False)
+    def run_blocks(tid, work, span, R, B, X, ms, agents, visit, st, log, out):
+        """One thread's share of a call: blocks of agents taken one at a time from the counter
+        ``work[0]`` (a slower core simply takes fewer), each agent run by ``_visit_agent``;
+        ``work`` also holds each thread's scratch rows and the detection tables."""
         fx = (f_acts, f_false, f_timers, f_links)  # constants: the compiler drops what is off
         md = _modes(fx, span, agents, visit, st)
         has_due, has_visit = md[1], md[3]
-        L = st.lexp.shape[1]
-        scr = (np.empty(max(B.grp_rate.shape[0], 1)),  # each group's share of the rate
-               np.empty((2 * L + R.rec_after.shape[0] + 3, 2), np.int64),  # causes of timers
-               np.empty(ACC_FIELDS, np.int64), np.empty(ACC_FIELDS, np.int64),  # recorded, true
-               _detection_tables(B, X))
+        counter, wbuf, causes, acc, acc_t, pd_tab, f_tab = work
+        scr = (wbuf[tid], causes[tid], acc[tid], acc_t[tid], (pd_tab, f_tab))
         n = agents.group.shape[0]
         nv = visit.agents.shape[0] if has_visit else n
         block = (nv + span.n_blocks - 1) // span.n_blocks
@@ -745,8 +746,14 @@ def _compile_kernel(features: int):
         day (points, lists, thresholds), the false-record shadow; (4) the change of standing
         counted (``_transition``), reaching sanctions logged, flags (``_mark``), a redraw if the
         agent's surveillance changed; (5) the panel rows of the day."""
-        on_threads(run_blocks, out.diff.shape[0], np.zeros(1, np.int64), span, R, B, X, ms, agents,
-                   visit, st, log, out)
+        nt = out.diff.shape[0]
+        work = (np.zeros(1, np.int64),  # the next block
+                np.empty((nt, max(B.grp_rate.shape[0], 1))),  # each group's share of the rate
+                np.empty((nt, 2 * st.lexp.shape[1] + R.rec_after.shape[0] + 3, 2), np.int64),
+                np.empty((nt, ACC_FIELDS), np.int64),  # the day's recorded acts
+                np.empty((nt, ACC_FIELDS), np.int64),  # and its true ones
+                *detection_tables(B, X))
+        on_threads(run_blocks, nt, work, span, R, B, X, ms, agents, visit, st, log, out)
 
     run_epoch.blocks = run_blocks  # the compiled code (its cache, its signatures)
     return run_epoch

@@ -50,21 +50,25 @@ def peer_round(span, epoch, n_meet, peer, R, X, ms, agents, st, out) -> None:
     boundary after ``epoch``). ``peer`` = (contacts, memory, quality mean, quality sd, noise sd).
     Blocks of persons run on the kernel's threads (``kernel.on_threads``)."""
     rating = (epoch, n_meet) + tuple(peer)
-    on_threads(_rate_blocks, out.diff.shape[0], np.zeros(1, np.int64), span, rating, R, X, ms,
-               agents, st, out, st.score.copy())
+    nt = out.diff.shape[0]
+    work = (np.zeros(1, np.int64), st.score.copy(),  # the next block; the ratings as it starts
+            np.empty((nt, max(n_meet, 1))), np.empty((nt, max(n_meet, 1))))  # raters, stars
+    on_threads(_rate_blocks, nt, work, span, rating, R, X, ms, agents, st, out)
 
 
-@njit(nogil=True, cache=True)
-def _rate_blocks(tid, counter, span, rating, R, X, ms, agents, st, out, old):
-    """One thread's blocks of a rating round (``old``: the ratings as the round starts)."""
+@njit(nogil=True, cache=True, _nrt=False)  # no reference counting: see kernel.run_blocks
+def _rate_blocks(tid, work, span, rating, R, X, ms, agents, st, out):
+    """One thread's blocks of a rating round (``work``: the block counter, the ratings as the
+    round starts, each thread's scratch rows)."""
     epoch, n_meet, contacts, memory, quality_mean, quality_sd, noise_sd = rating
+    counter, old, raters_all, stars_all = work
+    raters = raters_all[tid]
+    stars = stars_all[tid]
     day, n_persons = span.d0, span.n_persons
     restrict = np.uint64(X.restrict_mask)
     K = R.band_min.shape[0]
     od = max(day - span.burn, 0)
     block = (n_persons + span.n_blocks - 1) // span.n_blocks
-    raters = np.empty(max(n_meet, 1))
-    stars = np.empty(max(n_meet, 1))
     while True:
         b = fetch_add(counter, 0, 1)
         if b >= span.n_blocks:
