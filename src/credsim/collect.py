@@ -144,15 +144,22 @@ def collect(red: Reduction, meta: dict[str, Any]) -> Results:
 
 
 # -------------------------------------------------------------------- frames
+def _where(p: np.ndarray, day: np.ndarray, g: np.ndarray, meta: dict[str, Any]) -> dict[str, Any]:
+    """The key columns daily and acts rows share: day, province, its region, group."""
+    return {
+        "day": day.astype(np.int32),
+        "province": pd.Categorical.from_codes(p, meta["provinces"]),
+        "region": pd.Categorical(np.array(meta["regions"])[p]),
+        "group": pd.Categorical.from_codes(g, GROUPS),
+    }
+
+
 def daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict[str, Any]) -> pd.DataFrame:
     """``Results.daily``: one row per (province, day, group, grade) with anyone in it or any act."""
     idx = np.nonzero((level[..., M_PERSONS] > 0) | (acts_grade.sum(axis=-1) > 0))
     p, day, g, k = idx
     cols: dict[str, Any] = {
-        "day": day.astype(np.int32),
-        "province": pd.Categorical.from_codes(p, meta["provinces"]),
-        "region": pd.Categorical(np.array(meta["regions"])[p]),
-        "group": pd.Categorical.from_codes(g, GROUPS),
+        **_where(p, day, g, meta),
         "grade": pd.Categorical.from_codes(k, meta["grades"]),
         "persons": level[idx + (M_PERSONS,)],
         "score_sum": level[idx + (M_SCORE_SUM,)],
@@ -193,10 +200,7 @@ def acts_frame(acts_day: np.ndarray, meta: dict[str, Any]) -> pd.DataFrame:
     nz = np.nonzero(acts_day[..., A_RECORDED] + acts_day[..., A_TRUE] > 0)
     p, day, g, a = nz
     return pd.DataFrame({
-        "day": day.astype(np.int32),
-        "province": pd.Categorical.from_codes(p, meta["provinces"]),
-        "region": pd.Categorical(np.array(meta["regions"])[p]),
-        "group": pd.Categorical.from_codes(g, GROUPS),
+        **_where(p, day, g, meta),
         "act": pd.Categorical.from_codes(a, meta["acts"]),
         "true": acts_day[nz + (A_TRUE,)],
         "recorded": acts_day[nz + (A_RECORDED,)],
