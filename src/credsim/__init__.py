@@ -22,6 +22,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 __all__ = [
     "Catalogue",
     "ConfigError",
+    "Experiment",
+    "ExperimentResults",
     "Explainer",
     "Regime",
     "Results",
@@ -37,6 +39,8 @@ _LAZY = {
     "Sim": "credsim.sim",
     "Results": "credsim.results",
     "Explainer": "credsim.explain",
+    "Experiment": "credsim.experiment",
+    "ExperimentResults": "credsim.experiment",
     "Scenario": "credsim.scenario",
     "Regime": "credsim.regime",
     "load_regime": "credsim.regime",
@@ -49,6 +53,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.behaviour import Catalogue, load_catalogue
     from credsim.errors import ConfigError
+    from credsim.experiment import Experiment, ExperimentResults
     from credsim.explain import Explainer
     from credsim.regime import Regime, load_regime, shipped_regimes
     from credsim.results import Results

@@ -104,11 +104,12 @@ class Catalogue(Strict):
 
 def load_catalogue(ref: str | Path = "default", base: Path | None = None) -> Catalogue:
     """Load a shipped catalogue by name (``default``) or a catalogue file by path."""
-    path = _resolve(ref, base)
+    path = catalogue_path(ref, base)
     return validate(Catalogue, read_toml(path), str(path))
 
 
-def _resolve(ref: str | Path, base: Path | None) -> Path:
+def catalogue_path(ref: str | Path, base: Path | None = None) -> Path:
+    """The file of a shipped catalogue (by name) or of a catalogue path relative to ``base``."""
     ref_s = str(ref)
     if ref_s.endswith(".toml"):
         p = Path(ref_s)

@@ -26,6 +26,10 @@ def main() -> None:
     """
 
 
+_SET_HELP = ("Change a value by key path, e.g. --set appeals.probability=0.5 or "
+             "--set regime.bands[3].min=900 (repeatable; docs/reference.md).")
+
+
 @main.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
@@ -36,12 +40,19 @@ def main() -> None:
               help="Run on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'.")
 @click.option("--resume", is_flag=True, help="Reuse the finished communities' checkpoints in --out.")
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
+@click.option("--seeds", type=click.IntRange(1, 10_000), default=None,
+              help="Replicates: run K seeds (from the scenario's) and report the median and 50/90% bands.")
 @click.option("--scale", type=float, default=None, help="Override population.scale (1.0 = the nation).")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help=_SET_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run(scenario, out, workers, dask_address, resume, seed, scale, quiet):
+def run(scenario, out, workers, dask_address, resume, seed, seeds, scale, sets, quiet):
     """Run SCENARIO (a TOML file) and write the run directory with its report."""
     try:
-        sc = _load_with_overrides(scenario, seed, scale)
+        changes = _changes(sets, seed, scale)
+        if seeds is not None:
+            return _run_experiment(lambda: _experiment().replicates(
+                scenario, seeds, changes, name=None), out, workers, dask_address, resume, quiet)
+        sc = _load_with_overrides(scenario, changes)
     except ConfigError as exc:
         _fail(exc)
     from credsim.sim import Sim
@@ -54,21 +65,163 @@ def run(scenario, out, workers, dask_address, resume, seed, scale, quiet):
     click.echo("final day: " + ", ".join(f"{g} {n:,}" for g, n in fd["grades"].items() if n))
 
 
-def _load_with_overrides(path: Path, seed: int | None, scale: float | None):
-    from credsim.config import read_toml
+def _changes(sets: tuple[str, ...], seed: int | None = None, scale: float | None = None) -> dict:
+    """``--set`` assignments (and ``--seed``/``--scale``) as key-path overrides."""
+    from credsim.overrides import parse_assignment
+
+    changes = {}
+    for text in sets:
+        try:
+            key, value = parse_assignment(text)
+        except ValueError as exc:
+            raise ConfigError("--set", [str(exc)]) from None
+        changes[key] = value
+    if seed is not None:
+        changes["seed"] = seed
+    if scale is not None:
+        changes["population.scale"] = scale
+    return changes
+
+
+def _experiment():
+    from credsim.experiment import Experiment
+
+    return Experiment
+
+
+def _run_experiment(build, out, workers, dask_address, resume, quiet):
+    """Build an experiment (errors before any run), run it, print where its report is."""
+    try:
+        exp = build()
+        out = out or Path("runs") / exp.name
+        res = exp.run(out, workers=workers, dask=dask_address, resume=resume, progress=not quiet)
+    except (ConfigError, ValueError) as exc:
+        _fail(exc)
+    except KeyboardInterrupt as exc:
+        click.echo(f"\n{exc}", err=True)
+        sys.exit(130)
+    click.echo(f"wrote {out}/ ({len(res.runs):,} runs; report: {out / 'report.html'}; "
+               f"query: credsim query {out} \"select * from runs\")")
+    return res
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="With one scenario: the change the second arm makes. With several: applied to every arm.")
+@click.option("--arm", "arms", multiple=True, metavar="'KEY=V KEY2=V2'",
+              help="Another arm: the first scenario with these changes (space-separated; repeatable).")
+@click.option("--seeds", type=click.IntRange(1, 10_000), default=8, show_default=True,
+              help="Seeds; every arm runs on the same seeds (common random numbers).")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Experiment directory (default: runs/compare-<arms>).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Local processes (default: one per core).")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS", help="A Dask scheduler, or 'local'.")
+@click.option("--resume", is_flag=True, help="Keep the finished runs in --out.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def compare(scenarios, sets, arms, seeds, out, workers, dask_address, resume, quiet):
+    """Compare SCENARIOS (or one scenario and its changes) on the same synthetic population and
+    random streams: differences of every figure with 95% intervals over seeds."""
+
+    def build():
+        changes = _changes(sets)
+        specs = []
+        if len(scenarios) == 1 and not arms:
+            if not changes:
+                raise ConfigError("compare", ["give a second scenario, --set KEY=VALUE or --arm"])
+            specs = [("baseline", scenarios[0], {}), (_arm_label(changes), scenarios[0], changes)]
+        else:
+            from credsim.scenario import Scenario
+
+            names = [Scenario.from_file(p).name for p in scenarios]
+            if len(set(names)) != len(names):
+                names = [f"{n}-{i}" for i, n in enumerate(names)]
+            fixed = changes
+            specs = [(n, p, fixed) for n, p in zip(names, scenarios, strict=True)]
+            for text in arms:
+                ch = {**fixed, **_changes(tuple(text.split()))}
+                specs.append((_arm_label(_changes(tuple(text.split()))), scenarios[0], ch))
+        return _experiment().compare(specs, seeds)
+
+    _run_experiment(build, out, workers, dask_address, resume, quiet)
+
+
+def _arm_label(changes: dict) -> str:
+    return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in changes.items())[:80]
+
+
+@main.command()
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Experiment directory (default: runs/<experiment name>).")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="A change applied to every run, after the experiment's own.")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Local processes (default: one per core).")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS", help="A Dask scheduler, or 'local'.")
+@click.option("--resume", is_flag=True, help="Keep the finished (point, seed) runs in --out.")
+@click.option("--dry-run", is_flag=True,
+              help="Validate every point, print the runs and the estimate; run nothing.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def sweep(experiment, out, sets, workers, dask_address, resume, dry_run, quiet):
+    """Run an EXPERIMENT file: a grid, list, Latin hypercube, Sobol or Morris design over key
+    paths, or named arms, each for its seeds, into one DuckDB-queryable directory."""
+
+    def build():
+        exp = _experiment().from_file(experiment)
+        if sets:
+            exp = exp.with_changes(_changes(sets))
+        return exp
+
+    if dry_run:
+        try:
+            exp = build()
+            sizes = exp.check()
+        except ConfigError as exc:
+            _fail(exc)
+        import os
+
+        w = workers or os.cpu_count() or 1
+        click.echo(f"{exp.name}: {exp.kind}, {len(exp.arms)} points x {len(exp.seeds)} seeds = "
+                   f"{exp.n_runs:,} runs; all points valid; about {exp.estimate(w, sizes) / 60:.1f} min "
+                   f"on {w} workers")
+        return
+    _run_experiment(build, out, workers, dask_address, resume, quiet)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("sql")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output instead of a table.")
+def query(directory, sql, as_csv):
+    """Run SQL (DuckDB) on an experiment DIRECTORY: tables runs, daily, points, timing."""
+    from credsim.experiment.store import RunStore
+
+    store = RunStore(directory)
+    try:
+        store.meta()
+        df = store.sql(sql)
+    except FileNotFoundError as exc:
+        _fail(exc)
+    except Exception as exc:  # duckdb's own errors (syntax, unknown column) are the user's to fix
+        if type(exc).__module__.split(".")[0] != "duckdb" and not type(exc).__name__.endswith("Exception"):
+            raise
+        _fail(ValueError(f"{directory}: {str(exc).splitlines()[0]}"))
+    if as_csv:
+        click.echo(df.to_csv(index=False), nl=False)
+        return
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", 200, "display.max_columns", 30, "display.width", 140):
+        click.echo(df.to_string(index=False))
+
+
+def _load_with_overrides(path: Path, changes: dict):
     from credsim.scenario import Scenario
 
-    if seed is None and scale is None:
-        return Scenario.from_file(path)
-    data = read_toml(path)
-    if seed is not None:
-        data["seed"] = seed
-    if scale is not None:
-        data.setdefault("population", {})["scale"] = scale
-        data["population"].pop("persons", None)
-    sc = Scenario.from_dict(data, base=path.resolve().parent)
-    sc._source = str(path)
-    return sc
+    sc = Scenario.from_file(path)
+    return sc.with_overrides(changes, source=f"{path} --set") if changes else sc
 
 
 @main.command(name="compile")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from credsim import overrides
 from credsim.behaviour import Catalogue, load_catalogue
 from credsim.config import Strict, read_toml, validate
 from credsim.errors import ConfigError
 from credsim.marginals import Marginals, load_marginals
 from credsim.mechanisms import MechanismSections
-from credsim.regime import Regime, load_regime, regime_problems
+from credsim.regime import Regime, load_regime, regime_path, regime_problems
 
 
 class PopulationSpec(Strict):
@@ -118,6 +120,9 @@ class Scenario(MechanismSections, ScenarioTables):
 
     _base: Path | None = PrivateAttr(default=None)
     _source: str = PrivateAttr(default="<scenario>")
+    # changes by key path to the regime, catalogue and marginals files (``with_overrides``)
+    _patches: dict[str, list] = PrivateAttr(default_factory=dict)
+    _patch_source: str = PrivateAttr(default="--set")
 
     @classmethod
     def from_file(cls, path: str | Path) -> Scenario:
@@ -139,11 +144,31 @@ class Scenario(MechanismSections, ScenarioTables):
     @cached_property
     def regime_model(self) -> Regime:
         ref = self.regime.use if self.regime.use is not None else self.regime.file
-        return load_regime(ref, self._base)
+        changes = self._patches.get("regime")
+        if not changes:
+            return load_regime(ref, self._base)
+        return self._patched(Regime, read_toml(regime_path(ref, self._base)), "regime")
+
+    def _patched(self, model, data: dict[str, Any], doc: str):
+        """``data`` with this scenario's changes to ``doc`` applied, validated as ``model``."""
+        try:
+            data = overrides.apply(data, self._patches[doc])
+        except LookupError as exc:
+            raise overrides.lookup_error(self._patch_source, doc, exc) from None
+        return validate(model, data, self._patch_source, prefix=(doc,))
+
+    @cached_property
+    def _base_catalogue(self) -> Catalogue:
+        if not self._patches.get("catalogue"):
+            return load_catalogue(self.behaviour.catalogue, self._base)
+        from credsim.behaviour import catalogue_path
+
+        return self._patched(Catalogue, read_toml(catalogue_path(self.behaviour.catalogue, self._base)),
+                             "catalogue")
 
     @cached_property
     def catalogue(self) -> Catalogue:
-        base = load_catalogue(self.behaviour.catalogue, self._base)
+        base = self._base_catalogue
         acts = []
         for a in base.acts:
             o = self.behaviour.acts.get(a.name)
@@ -164,12 +189,15 @@ class Scenario(MechanismSections, ScenarioTables):
 
     @cached_property
     def marginals_model(self) -> Marginals:
-        return load_marginals(self.population.marginals, self._base)
+        m = load_marginals(self.population.marginals, self._base)
+        if not self._patches.get("marginals"):
+            return m
+        return self._patched(Marginals, m.model_dump(mode="json", by_alias=True), "marginals")
 
     def check(self) -> None:
         """Checks across files: every name a scenario or regime uses must exist."""
         problems = []
-        base_cat = load_catalogue(self.behaviour.catalogue, self._base)
+        base_cat = self._base_catalogue
         acts = set(base_cat.act_names)
         traits = {t.name for t in base_cat.traits}
         sensors = {s.name for s in base_cat.sensors}
@@ -210,8 +238,40 @@ class Scenario(MechanismSections, ScenarioTables):
                 data[k] = {**data[k], **v}
             else:
                 data[k] = v
-        sc = Scenario.from_dict(data, base=self._base)
-        sc._source = self._source
+        return self._derived(data, self._patches)
+
+    def _derived(self, data: dict[str, Any], patches: dict[str, list], source: str | None = None) -> Scenario:
+        """A scenario from ``data`` that keeps this one's folder, name of origin and patches."""
+        sc = validate(Scenario, data, source or self._source)
+        sc._base, sc._source = self._base, self._source
+        sc._patches = patches
+        sc._patch_source = source or self._patch_source
+        sc.check()
+        return sc
+
+    def with_overrides(self, changes: Mapping[str, Any], source: str = "--set") -> Scenario:
+        """A copy with values changed by key path (``{"regime.bands[3].min": 900,
+        "appeals.probability": 0.5}``: see ``credsim.overrides``), validated again. Errors name
+        ``source`` and the path. Setting ``population.persons`` drops ``population.scale`` and
+        the other way round."""
+        if not changes:
+            return self
+        groups = overrides.split(changes, source)
+        data = self.model_dump(mode="json")
+        own = groups.pop("scenario", [])
+        keys = {p[:2] for p, _ in own}
+        for size, other in ((("population", "persons"), "scale"), (("population", "scale"), "persons")):
+            if size in keys and ("population", other) not in keys:
+                own.append((("population", other), None))
+        try:
+            data = overrides.apply(data, own)
+        except LookupError as exc:
+            raise overrides.lookup_error(source, "scenario", exc) from None
+        patches = {k: list(v) for k, v in self._patches.items()}
+        for doc, ch in groups.items():
+            patches.setdefault(doc, []).extend(ch)
+        sc = self._derived(data, patches, source)
+        _ = sc.regime_model, sc.catalogue, sc.marginals_model  # every patched file validates now
         return sc
 
     def resolved(self) -> dict[str, Any]:
@@ -220,4 +280,6 @@ class Scenario(MechanismSections, ScenarioTables):
             "scenario": self.model_dump(mode="json"),
             "regime": self.regime_model.model_dump(mode="json"),
             "catalogue": self.catalogue.model_dump(mode="json"),
+            **({"marginals_changes": {overrides.show(p): v for p, v in self._patches["marginals"]}}
+               if self._patches.get("marginals") else {}),
         }

@@ -1,0 +1,206 @@
+"""Running an experiment's runs: one (point, seed) each, in this process, in local worker
+processes or on a Dask cluster; every executor gives the same rows for the same run.
+
+A run is a whole simulation of one scenario (its communities in the worker's own process); a
+worker keeps its compiled kernels and validated scenarios from one run to the next, so a sweep
+of small runs pays for them once per worker, not once per run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any
+
+import pandas as pd
+
+# A model stands in for the simulator (tests, and anyone wrapping credsim in a bigger model):
+# model(overrides, seed) -> the run table's row.
+Model = Callable[[dict[str, Any], int], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One point of an experiment: a scenario file and the values that differ from it."""
+
+    point: int
+    label: str
+    scenario: str  # the scenario file (absolute path)
+    overrides: dict[str, Any] = field(default_factory=dict)  # key path -> value, applied in order
+
+
+@dataclass(frozen=True)
+class RunTask:
+    arm: Arm
+    seed: int
+    daily: bool | tuple[str, ...] = True  # keep the daily series: all columns, or these
+
+
+@dataclass
+class RunOutput:
+    point: int
+    seed: int
+    row: dict[str, float | int]
+    daily: pd.DataFrame | None
+    seconds: float  # the whole run in the worker: scenario, simulation, reduction, row
+    sim_seconds: float  # the simulation alone (the engine's wall time)
+    events: int = 0
+
+
+_CACHE_SIZE = 64
+_scenarios: OrderedDict[tuple, Any] = OrderedDict()  # per worker: validated scenarios by (file, overrides)
+
+
+def scenario_for(arm: Arm, seed: int | None = None):
+    """The arm's validated scenario (with ``seed``), cached in this process: validating the
+    scenario, its regime and catalogue costs more than a small run's reduction."""
+    import json
+
+    from credsim.scenario import Scenario
+
+    key = (arm.scenario, json.dumps(arm.overrides, sort_keys=True, default=str))
+    sc = _scenarios.get(key)
+    if sc is None:
+        source = f"{arm.scenario} ({arm.label})"
+        sc = Scenario.from_file(arm.scenario).with_overrides(arm.overrides, source=source)
+        _scenarios[key] = sc
+        while len(_scenarios) > _CACHE_SIZE:
+            _scenarios.popitem(last=False)
+    else:
+        _scenarios.move_to_end(key)
+    return sc if seed is None else sc.model_copy(update={"seed": seed})
+
+
+def simulate(task: RunTask) -> RunOutput:
+    """Run one (point, seed) of an experiment with the simulator."""
+    from credsim.experiment.metrics import daily_series, run_row
+    from credsim.sim import Sim
+
+    t0 = time.perf_counter()
+    sc = scenario_for(task.arm, task.seed)
+    res = Sim(sc).run(progress=False, workers=1)
+    daily = None
+    if task.daily:
+        daily = daily_series(res, None if task.daily is True else list(task.daily))
+        daily.insert(0, "seed", task.seed)
+        daily.insert(0, "point", task.arm.point)
+    perf = res.meta.get("performance", {})
+    return RunOutput(task.arm.point, task.seed, run_row(res.summary), daily,
+                     time.perf_counter() - t0, float(perf.get("wall_seconds", 0.0)),
+                     int(perf.get("events", 0)))
+
+
+def evaluate(task: RunTask, model: Model | None = None) -> RunOutput:
+    """One run: the simulator, or ``model`` in its place."""
+    if model is None:
+        return simulate(task)
+    t0 = time.perf_counter()
+    row = dict(model(dict(task.arm.overrides), task.seed))
+    dt = time.perf_counter() - t0
+    return RunOutput(task.arm.point, task.seed, row, None, dt, dt)
+
+
+def _init_worker(threads: int) -> None:
+    from credsim.executors import _init_worker as init
+
+    init(threads)
+
+
+class RunExecutor(ABC):
+    """Runs an experiment's tasks and yields their outputs as they finish."""
+
+    name = "base"
+
+    @abstractmethod
+    def map(self, tasks: Iterable[RunTask], model: Model | None = None) -> Iterator[RunOutput]: ...
+
+    def close(self) -> None:  # noqa: B027 - most hold nothing
+        """Release workers."""
+
+
+class InProcess(RunExecutor):
+    name = "in-process"
+
+    def map(self, tasks, model=None):
+        for t in tasks:
+            yield evaluate(t, model)
+
+
+class LocalProcesses(RunExecutor):
+    """``workers`` spawned processes, one run at a time each; a short queue keeps the parent's
+    memory flat whatever the number of runs."""
+
+    name = "processes"
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                        initializer=_init_worker, initargs=(threads,))
+
+    def map(self, tasks, model=None):
+        it = iter(tasks)
+        pending = set()
+        for t in it:
+            pending.add(self.pool.submit(evaluate, t, model))
+            if len(pending) >= 2 * self.workers:
+                break
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                yield f.result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.add(self.pool.submit(evaluate, nxt, model))
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskRuns(RunExecutor):
+    """A Dask cluster (a scheduler address, or ``local`` for a LocalCluster); at most two runs
+    per worker in flight, so neither the client's nor the scheduler's memory grows with runs."""
+
+    name = "dask"
+
+    def __init__(self, address: str, workers: int = 2):
+        from credsim.executors import DaskCluster
+
+        self._dask = DaskCluster(address, workers)
+        self.client = self._dask.client
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})) or workers)
+
+    def map(self, tasks, model=None):
+        from distributed import as_completed
+
+        it = iter(tasks)
+        first = [self.client.submit(evaluate, t, model, pure=False)
+                 for t, _ in zip(it, range(2 * self.workers), strict=False)]
+        ac = as_completed(first)
+        for f in ac:
+            out = f.result()
+            f.release()
+            yield out
+            nxt = next(it, None)
+            if nxt is not None:
+                ac.add(self.client.submit(evaluate, nxt, model, pure=False))
+
+    def close(self):
+        self._dask.close()
+
+
+def make_run_executor(workers: int | None = None, dask: str | None = None,
+                      runs: int = 1) -> RunExecutor:
+    """Local processes by default on a multi-core machine (one run per core), Dask on request."""
+    if dask:
+        return DaskRuns(dask, workers or 2)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    workers = max(1, min(workers, runs))
+    return InProcess() if workers == 1 else LocalProcesses(workers)
