@@ -1,0 +1,1 @@
+"""Experiments: replicates, paired comparisons, sweeps and global sensitivity over scenarios."""
