@@ -231,7 +231,7 @@ def test_heatmap_annotates_means():
     d = v.runs.merge(v.points, on="point").groupby(["appeal", "fpir"])["wrongful_restricted_days"].mean()
     assert sorted(t.get_text() for t in ax.texts) == sorted(plots.fmt(x) for x in d)
     assert ax.texts[0].get_text() == plots.fmt(d.loc[(0.1, 0.01)])  # first cell: lowest of both factors
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.0100", "0.0300", "0.100"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.01", "0.03", "0.1"]
     assert ax.get_xlabel() == "fpir" and ax.get_ylabel() == "appeal"
 
 

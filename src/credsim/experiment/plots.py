@@ -70,6 +70,12 @@ def fmt(v: Any) -> str:
     return f"{x:,.{2 - mag}f}"
 
 
+def fmt_setting(v: Any) -> str:
+    """A factor's value (a setting, exact): like ``fmt`` without trailing zeros (0.0100 -> 0.01)."""
+    s = fmt(v)
+    return s.rstrip("0").rstrip(".") if "." in s and "e" not in s else s
+
+
 def label(view: ExperimentView, name: str) -> str:
     """The plain-English label of a metric or daily series (meta's labels first, then fallbacks)."""
     labels = (view.meta or {}).get("metric_labels") or {}
@@ -309,7 +315,7 @@ def tornado(view: ExperimentView, output: str | None = None, ax: Axes | None = N
     for col, val, off, colour, name in sides:
         width = e[col].astype(float).fillna(centre) - centre
         bars = ax.barh(y + off, width, h, left=centre, color=colour, alpha=0.85, label=name)
-        ax.bar_label(bars, labels=[f" {fmt(v)} " for v in e[val]], fontsize=8)
+        ax.bar_label(bars, labels=[f" {fmt_setting(v)} " for v in e[val]], fontsize=8)
     ax.axvline(centre, color="black", lw=1)
     ax.set_yticks(y, [str(f) for f in e["factor"]])
     span = _finite_max(e[["at_low", "at_high"]].to_numpy(dtype=float) - centre)
@@ -379,8 +385,8 @@ def heatmap(view: ExperimentView, output: str | None = None, ax: Axes | None = N
             v = vals[i, j]
             dark = math.isfinite(v) and float(norm(v)) > 0.6
             ax.text(j, i, fmt(v), ha="center", va="center", fontsize=9, color="white" if dark else "black")
-    ax.set_xticks(range(tab.shape[1]), [fmt(v) for v in tab.columns])
-    ax.set_yticks(range(tab.shape[0]), [fmt(v) for v in tab.index])
+    ax.set_xticks(range(tab.shape[1]), [fmt_setting(v) for v in tab.columns])
+    ax.set_yticks(range(tab.shape[0]), [fmt_setting(v) for v in tab.index])
     ax.set_xlabel(fx)
     ax.set_ylabel(fy)
     fig.colorbar(im, ax=ax, label=f"{label(view, out)} (mean over {_n_seeds(view)} seeds)")

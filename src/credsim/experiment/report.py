@@ -55,8 +55,9 @@ CAPTIONS = {
                "other held fixed.",
     "sobol": "How much of this figure's variation across the design each factor explains. The blue bar (S1) "
              "is the share due to the factor alone; the orange bar (ST) adds its interactions with the "
-             "others. Whiskers are 95% bootstrap intervals. A factor with ST near 0 hardly matters; a large "
-             "gap between ST and S1 means the factor matters mainly in combination with others.",
+             "others. Whiskers show each estimate's confidence interval. A factor with ST near 0 hardly "
+             "matters; a large gap between ST and S1 means the factor matters mainly in combination with "
+             "others.",
     "morris": "Each point is a factor. Further right (larger μ*) means moving that factor changes the figure "
               "more; higher up (larger σ) means its effect depends on where the other factors are, or is "
               "not a straight line. Factors near the origin can be left at their defaults.",
@@ -227,7 +228,7 @@ def _compare(view: ExperimentView, plot_dir: Path) -> str:
     out += ["<h2>Differences from the baseline</h2>",
             _p("Each row is an arm's figure minus the baseline's on the same seed, averaged over seeds, with "
                "its 95% confidence interval. “Excludes 0: yes” means the interval lies wholly above or below "
-               "zero, so the change very likely moves that figure. " + CRN),
+               "zero, so the change very likely moves that figure."),
             _table(("figure", "arm", "baseline", "baseline mean", "arm mean", "mean difference",
                     "95% interval", "excludes 0", "seeds"), rows, numeric=(3, 4, 5, 6, 8))]
     rel = _save(plots.difference_panel(view), plot_dir, "differences")
@@ -287,7 +288,8 @@ def _sweep(view: ExperimentView, plot_dir: Path) -> str:
     sobol_outs = _main_outputs(view, _outputs_in(view.sobol), MAX_PLOT_OUTPUTS)
     if sobol_outs:
         sens.append(_p("S1 is the share of an output's variance that a factor explains alone; ST adds the "
-                       "share it explains through interactions with other factors, so ST is at least S1. "
+                       "share it explains through interactions with other factors, so ST is at least S1 "
+                       "(estimates from a finite sample can break this slightly). "
                        + _seed_share_text(view, sobol_outs)))
         for o in sobol_outs:
             rel = _save(plots.sobol_bars(view, o), plot_dir, f"sobol-{_slug(o)}")
