@@ -85,8 +85,9 @@ class Reduction:
         )
 
     def add(self, r: CommunityResult) -> None:
-        """Add one community's aggregates."""
-        p = r.province
+        """Add one community's aggregates (into its province, or into the one national row of a
+        reduction made with ``provinces=1``)."""
+        p = r.province if len(self.level) > 1 else 0
         self.level[p] += r.diff
         self.acts_day[p] += r.acts_day
         self.acts_grade[p] += r.acts_grade
@@ -98,10 +99,14 @@ class Reduction:
         self.done += 1
 
 
+NATIONAL = "all provinces simulated"  # the one province of a run reduced nationally
+
+
 def run_meta(scenario: Scenario, regime: Regime, catalogue: Catalogue, plan: PopulationPlan,
-             act_accept: Sequence[float], perf: dict[str, Any]) -> dict[str, Any]:
+             act_accept: Sequence[float], perf: dict[str, Any], by_province: bool = True) -> dict[str, Any]:
     """What the tables need to be read (names of grades, sanctions, lists, acts, provinces...)
-    and what the run was (scenario, seed, scale, performance): ``Results.meta``."""
+    and what the run was (scenario, seed, scale, performance): ``Results.meta``. Without
+    ``by_province`` the tables have one province, ``NATIONAL``, and one region."""
     grades = regime.grade_labels + [UNSCORED]
     acts = catalogue.act_names
     return {
@@ -125,8 +130,8 @@ def run_meta(scenario: Scenario, regime: Regime, catalogue: Catalogue, plan: Pop
         "act_sensors": {a.name: list(a.sensors) for a in catalogue.acts},
         "band_min": {b.label: b.min for b in regime.bands},
         "groups": GROUPS,
-        "provinces": plan.provinces,
-        "regions": plan.regions,
+        "provinces": plan.provinces if by_province else [NATIONAL],
+        "regions": plan.regions if by_province else [NATIONAL],
         "persons": plan.persons,
         "firms": plan.firms,
         "scale": plan.scale,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,8 +20,28 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+_parsed: dict[tuple[str, int, int], dict[str, Any]] = {}  # (path, mtime, size) -> parsed TOML
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a dict (a fresh copy). Parsed once per process while the file is unchanged:
+    an experiment validates its scenario, regime and catalogue once per point."""
     path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    data = _parsed.get(key)
+    if data is None:
+        data = _parse(path)
+        if len(_parsed) > 256:
+            _parsed.clear()
+        _parsed[key] = data
+    return copy.deepcopy(data)
+
+
+def _parse(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

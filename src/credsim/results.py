@@ -53,8 +53,7 @@ class Results:
         d = self.daily
         value_cols = [c for c in d.columns if c.startswith(("sanction_", "list_", "false_", "link_"))]
         value_cols += ["restricted", "falsely_restricted"]
-        wide = d.pivot_table(index="day", columns="grade", values="persons", aggfunc="sum",
-                             fill_value=0)
+        wide = d.groupby(["day", "grade"], observed=True)["persons"].sum().unstack("grade", fill_value=0)
         wide.columns = [f"grade_{g}" for g in wide.columns]
         tot = d.groupby("day")[["persons", "score_sum", "acts_true", "acts_recorded", "acts_false",
                                 *value_cols]].sum()

@@ -104,13 +104,18 @@ class Sim:
         dask: str | None = None,
         resume: bool = False,
         progress: bool = True,
+        by_province: bool = True,
     ) -> Results:
         """Run every community and return the results; with ``out``, also write the run directory
-        (checkpoints as communities finish, then Parquet, summary, plots and report)."""
+        (checkpoints as communities finish, then Parquet, summary, plots and report).
+        ``by_province=False`` sums the provinces before building the tables (one national row per
+        day, group and grade): every national figure is the same, and a small run's reduction is
+        many times cheaper (what experiments use)."""
         spec = self.engine_spec()
         comms = self.plan.communities
         red = Reduction.empty(
-            provinces=len(self.plan.provinces), days=spec.days, grades=spec.n_grades + 1,
+            provinces=len(self.plan.provinces) if by_province else 1, days=spec.days,
+            grades=spec.n_grades + 1,
             measures=spec.measures.count, acts=len(self.catalogue.acts),
             scores=self.regime.score.max - self.regime.score.min + 1,
         )
@@ -144,13 +149,13 @@ class Sim:
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
         res = collect(red, run_meta(self.scenario, self.regime, self.catalogue, self.plan,
-                                    spec.mechanisms.act_accept, perf))
+                                    spec.mechanisms.act_accept, perf, by_province))
         sc = self.scenario
         if sc.output.chilling_baseline and sc.response.chilling > 0:
             from credsim import harms
 
             base = Sim(sc.with_changes({"response": {"chilling": 0.0}})).run(
-                workers=workers, dask=dask, progress=progress)
+                workers=workers, dask=dask, progress=progress, by_province=by_province)
             res.summary["harms"]["chilling"] = harms.chilling_index(res, base)
         if out is not None:
             res.save(out, report=self.scenario.output.report)

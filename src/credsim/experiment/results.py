@@ -30,6 +30,7 @@ class ExperimentResults:
         self.root = Path(root)
         self.store = RunStore(self.root)
         self.meta: dict[str, Any] = self.store.meta()
+        self.notes: set[str] = set()  # what an analysis left out, and why
 
     @classmethod
     def load(cls, root: str | Path) -> ExperimentResults:
@@ -96,10 +97,14 @@ class ExperimentResults:
         return stats.by_point_and_seed(self.runs, output, len(self.points))
 
     def _per_output(self, fn) -> pd.DataFrame | None:
+        """``fn(y)`` for each output, concatenated; outputs with a missing run or an undefined
+        value (a ratio of 0/0) are left out and named in ``notes``."""
         frames = []
         for o in self.outputs:
             y = self._matrix(o)
-            if np.isnan(y).any():  # a missing run or an undefined metric: not analysable
+            if not np.isfinite(y).all():
+                self.notes.add(f"{o}: not analysed (undefined in some runs, e.g. a ratio with nobody "
+                               f"restricted, or runs missing)")
                 continue
             df = fn(y)
             if df is not None and len(df):
@@ -143,7 +148,11 @@ class ExperimentResults:
             return None
         from credsim.experiment.sensitivity import seed_share
 
-        return {o: seed_share(self._matrix(o)) for o in self.outputs}
+        out = {}
+        for o in self.outputs:
+            y = self._matrix(o)
+            out[o] = seed_share(y) if np.isfinite(y).all() else None
+        return out
 
     # ------------------------------------------------------------------ output
     def plot(self, kind: str = "fan", **kw: Any):
@@ -173,7 +182,7 @@ class ExperimentResults:
             if df is not None:
                 df.to_parquet(self.root / f"{name}.parquet", index=False)
         (self.root / "analysis.json").write_text(json.dumps({
-            "runs": len(self.runs), "seed_share": self.seed_share,
+            "runs": len(self.runs), "seed_share": self.seed_share, "notes": sorted(self.notes),
         }, indent=2))
         if report:
             self.report()

@@ -68,7 +68,10 @@ def scenario_for(arm: Arm, seed: int | None = None):
     sc = _scenarios.get(key)
     if sc is None:
         source = f"{arm.scenario} ({arm.label})"
-        sc = Scenario.from_file(arm.scenario).with_overrides(arm.overrides, source=source)
+        base = _scenarios.get((arm.scenario, "{}"))
+        if base is None:
+            base = _scenarios[(arm.scenario, "{}")] = Scenario.from_file(arm.scenario)
+        sc = base.with_overrides(arm.overrides, source=source)
         _scenarios[key] = sc
         while len(_scenarios) > _CACHE_SIZE:
             _scenarios.popitem(last=False)
@@ -84,7 +87,7 @@ def simulate(task: RunTask) -> RunOutput:
 
     t0 = time.perf_counter()
     sc = scenario_for(task.arm, task.seed)
-    res = Sim(sc).run(progress=False, workers=1)
+    res = Sim(sc).run(progress=False, workers=1, by_province=False)
     daily = None
     if task.daily:
         daily = daily_series(res, None if task.daily is True else list(task.daily))

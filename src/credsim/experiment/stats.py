@@ -76,6 +76,6 @@ def differences(runs: pd.DataFrame, labels: dict[int, str], metrics: list[str] |
 
 def by_point_and_seed(runs: pd.DataFrame, metric: str, points: int) -> np.ndarray:
     """float[points, seeds] of one metric (NaN where a run is missing), seeds in sorted order."""
-    wide = runs.pivot_table(index="point", columns="seed", values=metric, aggfunc="first")
-    wide = wide.reindex(range(points))
+    wide = runs.pivot(index="point", columns="seed", values=metric)
+    wide = wide.reindex(index=range(points), columns=sorted(set(runs.seed)))
     return wide.to_numpy(dtype=np.float64)
