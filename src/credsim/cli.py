@@ -108,9 +108,10 @@ def _run_experiment(build, out, workers, dask_address, resume, quiet):
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
-              help="With one scenario: the change the second arm makes. With several: applied to every arm.")
+              help="With one scenario: the changes of the second arm (the first is the scenario as it "
+                   "is). With several scenarios (each an arm): applied to every arm.")
 @click.option("--arm", "arms", multiple=True, metavar="'KEY=V KEY2=V2'",
-              help="Another arm: the first scenario with these changes (space-separated; repeatable).")
+              help="One more arm: the first scenario with these changes (space-separated; repeatable).")
 @click.option("--seeds", type=click.IntRange(1, 10_000), default=8, show_default=True,
               help="Seeds; every arm runs on the same seeds (common random numbers).")
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
@@ -126,22 +127,21 @@ def compare(scenarios, sets, arms, seeds, out, workers, dask_address, resume, qu
 
     def build():
         changes = _changes(sets)
-        specs = []
-        if len(scenarios) == 1 and not arms:
-            if not changes:
-                raise ConfigError("compare", ["give a second scenario, --set KEY=VALUE or --arm"])
-            specs = [("baseline", scenarios[0], {}), (_arm_label(changes), scenarios[0], changes)]
+        extra = [_changes(tuple(text.split())) for text in arms]
+        if len(scenarios) == 1:
+            if not changes and not extra:
+                raise ConfigError("compare", ["give a second scenario, --set KEY=VALUE or "
+                                              "--arm 'KEY=VALUE ...'"])
+            specs = [("baseline", scenarios[0], {})]
+            specs += [(_arm_label(ch), scenarios[0], ch) for ch in ([changes] if changes else []) + extra]
         else:
             from credsim.scenario import Scenario
 
             names = [Scenario.from_file(p).name for p in scenarios]
             if len(set(names)) != len(names):
                 names = [f"{n}-{i}" for i, n in enumerate(names)]
-            fixed = changes
-            specs = [(n, p, fixed) for n, p in zip(names, scenarios, strict=True)]
-            for text in arms:
-                ch = {**fixed, **_changes(tuple(text.split()))}
-                specs.append((_arm_label(_changes(tuple(text.split()))), scenarios[0], ch))
+            specs = [(n, p, changes) for n, p in zip(names, scenarios, strict=True)]
+            specs += [(_arm_label(ch), scenarios[0], {**changes, **ch}) for ch in extra]
         return _experiment().compare(specs, seeds)
 
     _run_experiment(build, out, workers, dask_address, resume, quiet)

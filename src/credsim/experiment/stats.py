@@ -68,10 +68,14 @@ def differences(runs: pd.DataFrame, labels: dict[int, str], metrics: list[str] |
             rows.append({"metric": m, "arm": labels.get(point, str(point)),
                          "baseline": labels.get(baseline, str(baseline)), "mean": mean, "low": lo,
                          "high": hi, "sd": sd, "n": int(np.isfinite(a - b).sum()),
-                         "baseline_mean": float(np.nanmean(b)) if len(b) else np.nan,
-                         "arm_mean": float(np.nanmean(a)) if len(a) else np.nan})
+                         "baseline_mean": _mean(b), "arm_mean": _mean(a)})
     return pd.DataFrame(rows, columns=["metric", "arm", "baseline", "mean", "low", "high", "sd", "n",
                                        "baseline_mean", "arm_mean"])
+
+
+def _mean(v: np.ndarray) -> float:
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else np.nan
 
 
 def by_point_and_seed(runs: pd.DataFrame, metric: str, points: int) -> np.ndarray:

@@ -1,0 +1,105 @@
+"""Sweeps: runs per minute, overhead per run, and the memory of a long sweep.
+
+1. Throughput: replicates of a demo-style scenario (100,000 persons, 365 days, every mechanism)
+   on the local process executor: runs per minute, and overhead per run as a share of its time
+   (everything but the engine: validating the point, reducing, the run table's row, writing).
+2. Memory: a long sweep of small runs (``--runs``, default 1,000): resident memory of the parent
+   and of the workers, sampled as runs finish; flat means it does not grow with the runs.
+
+    .venv/bin/python benchmarks/sweep.py [--seeds 24] [--runs 1000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = str(ROOT / "scenarios" / "demo.toml")
+SMALL = {"population.persons": 100_000, "population.community_size": 100_000,
+         "output.chilling_baseline": False}
+
+
+def throughput(seeds: int, workers: int) -> dict:
+    from credsim.experiment import Experiment
+
+    exp = Experiment.replicates(DEMO, seeds, SMALL, name="bench-throughput")
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        exp.run(d, workers=workers, progress=False)
+        wall = time.perf_counter() - t0
+        rows = [json.loads(x) for x in (Path(d) / "timing.jsonl").read_text().splitlines()]
+    sim = sum(r["sim_seconds"] for r in rows)
+    run = sum(r["seconds"] for r in rows)
+    steady = rows[workers:]  # each worker's first run loads the kernels
+    return {
+        "runs": len(rows), "workers": workers, "wall_seconds": round(wall, 1),
+        "runs_per_minute": round(len(rows) / wall * 60, 1),
+        "seconds_per_run_in_worker": round(run / len(rows), 3),
+        "engine_seconds_per_run": round(sim / len(rows), 3),
+        "overhead_in_worker": round(1 - sim / run, 3),
+        "overhead_in_worker_steady": round(1 - sum(r["sim_seconds"] for r in steady)
+                                           / sum(r["seconds"] for r in steady), 3),
+        "overhead_of_wall": round(1 - sim / (wall * workers), 3),
+    }
+
+
+def memory(runs: int, workers: int) -> dict:
+    from credsim.experiment import Experiment
+
+    seeds = runs // 4
+    exp = Experiment.compare(
+        [(f"arm{i}", DEMO, {"population.persons": 10_000, "population.community_size": 10_000,
+                             "output.chilling_baseline": False, "appeals.probability": 0.2 * i})
+         for i in range(4)], seeds, name="bench-memory")
+    me = psutil.Process()
+    samples: list[tuple[int, float, float]] = []
+    stop = threading.Event()
+
+    def sample(root: Path):
+        while not stop.is_set():
+            done = sum(1 for _ in (root / "runs").glob("p*/s*.parquet")) if (root / "runs").exists() else 0
+            kids = me.children(recursive=True)
+            rss_kids = sum(k.memory_info().rss for k in kids if k.is_running()) / 2**20
+            samples.append((done, me.memory_info().rss / 2**20, rss_kids))
+            stop.wait(0.5)
+
+    with tempfile.TemporaryDirectory() as d:
+        th = threading.Thread(target=sample, args=(Path(d),), daemon=True)
+        th.start()
+        t0 = time.perf_counter()
+        exp.run(d, workers=workers, progress=False)
+        wall = time.perf_counter() - t0
+        stop.set()
+        th.join()
+
+    def at(frac: float) -> dict:
+        want = frac * exp.n_runs
+        s = min(samples, key=lambda x: abs(x[0] - want))
+        return {"runs_done": s[0], "parent_mb": round(s[1]), "workers_mb": round(s[2])}
+
+    return {"runs": exp.n_runs, "wall_seconds": round(wall, 1),
+            "at_10pct": at(0.1), "at_50pct": at(0.5), "at_90pct": at(0.9),
+            "parent_peak_mb": round(max(s[1] for s in samples))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=24)
+    ap.add_argument("--runs", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--skip-memory", action="store_true")
+    a = ap.parse_args()
+    print(json.dumps({"throughput": throughput(a.seeds, a.workers)}, indent=2), flush=True)
+    if not a.skip_memory:
+        print(json.dumps({"memory": memory(a.runs, a.workers)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
