@@ -151,13 +151,15 @@ class Experiment:
             "outputs": self.outputs, "seeds": self.seeds, "daily": self.daily,
             "arms": [{"point": a.point, "label": a.label, "scenario": a.scenario,
                       "overrides": a.overrides} for a in self.arms],
-            "scenario": self.arms[0].scenario, "source": self.source, "spec": self.spec,
+            "scenario": _shown(self.arms[0].scenario), "source": self.source, "spec": self.spec,
             "credsim_version": __version__,
             "metric_labels": {k: v for k, v in LABELS.items() if k in self.outputs},
         }
+        m["scenario_digests"] = _digests(sorted({a.scenario for a in self.arms}))
         m["fingerprint"] = hashlib.sha256(json.dumps(
             {k: m[k] for k in ("kind", "design", "factors", "outputs", "seeds", "daily", "arms", "spec",
-                               "credsim_version")}, sort_keys=True, default=str).encode()).hexdigest()
+                               "credsim_version", "scenario_digests")},
+            sort_keys=True, default=str).encode()).hexdigest()
         return m
 
     def check(self) -> list[tuple[int, int]]:
@@ -230,6 +232,30 @@ class Experiment:
         res = ExperimentResults(out)
         res.save_analysis()
         return res
+
+
+def _digests(paths: list[str]) -> dict[str, str]:
+    """A digest of each scenario file as resolved (its regime and catalogue included), so that
+    ``--resume`` refuses a directory whose scenarios changed since."""
+    from credsim.scenario import Scenario
+
+    out = {}
+    for p in paths:
+        try:
+            blob = json.dumps(Scenario.from_file(p).resolved(), sort_keys=True, default=str)
+        except ConfigError:  # a model stub's experiment may name keys no scenario has
+            blob = Path(p).read_text(encoding="utf-8")
+        out[p] = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return out
+
+
+def _shown(path: str) -> str:
+    """A file as a reader would name it: relative to the working directory when under it."""
+    p = Path(path)
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
 
 
 def _duration(s: float) -> str:
