@@ -225,6 +225,7 @@ class Experiment:
             raise KeyboardInterrupt(f"stopped: the finished runs are in {out}; "
                                     f"add --resume to go on") from None
         finally:
+            store.flush()  # the runs that finished are on disk, whatever stopped the loop
             bar.stop()
             executor.close()
         store.finish({"wall_seconds": round(time.perf_counter() - t0, 3), "executor": executor.name,

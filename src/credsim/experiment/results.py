@@ -56,9 +56,9 @@ class ExperimentResults:
         return d if len(d) else None
 
     def daily_of(self, points: list[int]) -> pd.DataFrame | None:
-        if self.store._glob("daily") is None:
-            return None
-        return self.store.table("daily", f"point in ({', '.join(str(int(p)) for p in points)})")
+        """The daily series of some points only (reads only their partitions)."""
+        d = self.store.table("daily", [int(p) for p in points])
+        return d if len(d) else None
 
     @property
     def labels(self) -> dict[int, str]:

@@ -87,6 +87,8 @@ def simulate(task: RunTask) -> RunOutput:
 
     t0 = time.perf_counter()
     sc = scenario_for(task.arm, task.seed)
+    if sc.output.panel_agents:  # an experiment keeps no panel (no run of it is explained alone)
+        sc = sc.model_copy(update={"output": sc.output.model_copy(update={"panel_agents": 0})})
     res = Sim(sc).run(progress=False, workers=1, by_province=False)
     daily = None
     if task.daily:
