@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from credsim import sanity
 from credsim.checkpoint import Checkpoints
 from credsim.collect import Reduction, collect, run_meta
 from credsim.compile import compile_behaviour, compile_mechanisms, compile_regime
@@ -164,6 +165,10 @@ class Sim:
         }
         res = collect(red, run_meta(self.scenario, self.regime, self.catalogue, self.plan,
                                     spec.mechanisms.act_accept, perf))
+        bad = sanity.problems(res, self.plan.persons + self.plan.firms)
+        if bad:
+            raise sanity.SanityError("the run's outputs fail the end-of-run check (a bug in "
+                                     "credsim, please report it): " + "; ".join(bad[:10]))
         sc = self.scenario
         if sc.output.chilling_baseline and sc.response.chilling > 0:
             from credsim import harms
