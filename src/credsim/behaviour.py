@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from credsim import limits as L
 from credsim.config import Strict, read_toml, validate
-from credsim.data import data_path
-from credsim.errors import ConfigError
 from credsim.provenance import Sourced
+from credsim.refs import resolve
 
 Subject = Literal["person", "firm"]
 ActKind = Literal["good_deed", "incivility", "fault", "speech", "traffic", "financial", "judicial", "firm"]
@@ -20,7 +20,7 @@ class Trait(Sourced):
     """A per-agent propensity multiplier ~ LogNormal(0, sigma), shared by the acts that name it."""
 
     name: str
-    sigma: float = Field(ge=0, le=5)
+    sigma: float = Field(ge=0, le=L.TRAIT_SIGMA)
 
 
 class Act(Sourced):
@@ -31,7 +31,7 @@ class Act(Sourced):
     label: str
     kind: ActKind
     subject: Subject = "person"
-    rate_per_year: float = Field(ge=0, le=365)
+    rate_per_year: float = Field(ge=0, le=L.RATE)
     trait: str | None = None
     lawful: bool = False
     needs: Literal["elderly_parent"] | None = None
@@ -46,8 +46,8 @@ class Sensor(Sourced):
     p_urban: float = Field(ge=0, le=1)
     p_rural: float = Field(ge=0, le=1)
     fpir: float = Field(default=0.0, ge=0, le=1)
-    probes_per_year: float = Field(default=0.0, ge=0)
-    female_multiplier: float = Field(default=1.0, ge=0)
+    probes_per_year: float = Field(default=0.0, ge=0, le=L.PROBES)
+    female_multiplier: float = Field(default=1.0, ge=0, le=L.FEMALE_MULTIPLIER)
     errors_source: str | None = None
 
     @property
@@ -60,9 +60,9 @@ class Catalogue(Strict):
     """The behaviour catalogue: traits, acts and sensors (a validated TOML file)."""
 
     description: str = ""
-    traits: list[Trait] = Field(default_factory=list)
-    acts: list[Act]
-    sensors: list[Sensor] = Field(default_factory=list)
+    traits: list[Trait] = Field(default_factory=list, max_length=L.TRAITS)
+    acts: list[Act] = Field(max_length=L.ACTS)
+    sensors: list[Sensor] = Field(default_factory=list, max_length=L.SENSORS)
 
     @model_validator(mode="after")
     def _references(self):
@@ -87,8 +87,9 @@ class Catalogue(Strict):
                         f"acts[{i}].sensors[{j}]: {s!r} is not a declared sensor "
                         f"(known: {sorted(sensors)})"
                     )
+        problems += rate_problems(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(" | ".join(problems))
         return self
 
     def act(self, name: str) -> Act:
@@ -102,6 +103,22 @@ class Catalogue(Strict):
         return [a.name for a in self.acts]
 
 
+def rate_problems(cat: Catalogue) -> list[str]:
+    """Event rates that would not stay finite: all of a subject's acts, and all false records of
+    a person (women's multiplier applied), at most ``limits.RATE`` a year (one a day)."""
+    p = []
+    for subject in ("person", "firm"):
+        total = sum(a.rate_per_year for a in cat.acts if a.subject == subject)
+        if total > L.RATE:
+            p.append(f"acts: the rate_per_year of the {subject} acts adds up to {total:g}; at most "
+                     f"{L.RATE:g} (one act a day on average)")
+    false = sum(s.false_records_per_year * max(1.0, s.female_multiplier) for s in cat.sensors)
+    if false > L.RATE:
+        p.append(f"sensors: fpir x probes_per_year x female_multiplier adds up to {false:g} false "
+                 f"records per person-year; at most {L.RATE:g}")
+    return p
+
+
 def load_catalogue(ref: str | Path = "default", base: Path | None = None) -> Catalogue:
     """Load a shipped catalogue by name (``default``) or a catalogue file by path."""
     path = catalogue_path(ref, base)
@@ -110,13 +127,4 @@ def load_catalogue(ref: str | Path = "default", base: Path | None = None) -> Cat
 
 def catalogue_path(ref: str | Path, base: Path | None = None) -> Path:
     """The file of a shipped catalogue (by name) or of a catalogue path relative to ``base``."""
-    ref_s = str(ref)
-    if ref_s.endswith(".toml"):
-        p = Path(ref_s)
-        if not p.is_absolute() and base is not None:
-            p = base / p
-        return p
-    p = data_path("catalogue", f"{ref_s}.toml")
-    if not p.exists():
-        raise ConfigError(ref_s, ["no shipped catalogue of that name (shipped: default)"])
-    return p
+    return resolve(ref, base, "catalogue", "catalogue")

@@ -17,13 +17,31 @@ def _fail(exc: Exception, code: int = 2):
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _CleanErrors(click.Group):
+    """A credsim error from any command (a bad file, an unwritable run directory) is its
+    message and exit code 2, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            _fail(exc)
+
+
+@click.group(cls=_CleanErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="credsim")
-def main() -> None:
+@click.option("--trusted-paths/--no-trusted-paths", default=True, show_default=True,
+              help="Whether a file reference in a scenario (regime, catalogue, marginals) may "
+                   "leave the scenario's folder.")
+@click.pass_context
+def main(ctx: click.Context, trusted_paths: bool) -> None:
     """credsim: simulate social credit systems on synthetic populations.
 
     Agents are numbers drawn from aggregate statistics: credsim never scores real people.
     """
+    from credsim.refs import trusted_paths as trust
+
+    ctx.with_resource(trust(trusted_paths))
 
 
 _SET_HELP = ("Change a value by key path, e.g. --set appeals.probability=0.5 or "
@@ -268,24 +286,20 @@ def regimes(as_json):
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-def validate(files):
-    """Check scenario or regime files: clear errors, exit 2, nothing run."""
-    from credsim.config import read_toml
-    from credsim.regime import load_regime
-    from credsim.scenario import Scenario
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(["scenario", "regime", "catalogue", "marginals"]),
+              default=None, help="The kind of file (default: told from its keys).")
+@click.option("--catalogue", default="default", show_default=True,
+              help="The behaviour catalogue a regime's acts are checked against.")
+def validate(files, kind, catalogue):
+    """Check scenario, regime, catalogue or marginals files: clear errors, exit 2, nothing run."""
+    from credsim.validation import check_file
 
     bad = 0
     for f in files:
         try:
-            data = read_toml(f)
-            if "score" in data and "bands" in data:
-                load_regime(f)
-                kind = "regime"
-            else:
-                Scenario.from_file(f)
-                kind = "scenario"
-            click.echo(f"{f}: valid {kind}")
+            got, note = check_file(f, kind, catalogue)
+            click.echo(f"{f}: valid {got}" + (f" ({note})" if note else ""))
         except ConfigError as exc:
             click.echo(str(exc), err=True)
             bad += 1

@@ -26,6 +26,16 @@ class ConfigError(ValueError):
         super().__init__("\n".join(lines))
 
 
+class ReferenceProblem(ConfigError):
+    """A name or file a scenario refers to cannot be used (no shipped file of that name, no such
+    file, outside the scenario's folder...). ``source`` is the reference itself; the scenario
+    re-raises it naming its own file and the key that holds the reference."""
+
+
+class RunDirError(ConfigError):
+    """The run directory cannot be written (``source`` is the directory)."""
+
+
 def problem(loc: Iterable[str | int], message: str, value: object = ...) -> str:
     """One error line: ``key.path: value is wrong because ...``."""
     where = key_path(loc)

@@ -7,6 +7,10 @@ are bit-identical whatever runs it; only speed differs.
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -17,11 +21,36 @@ from credsim.engine import CommunityResult, EngineSpec, release_scratch, run_com
 from credsim.population import Community
 
 
-def _init_worker(threads: int) -> None:
-    """Limit a worker's Numba threads (workers share the cores)."""
+def _init_worker(threads: int, parent: int | None = None) -> None:
+    """Limit a worker's Numba threads (workers share the cores); with ``parent``, die with it."""
     import numba
 
+    if parent is not None:
+        die_with_parent(parent)
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` ends, even by kill -9: the kernel's parent-death signal
+    on Linux, and a watchdog thread everywhere (a worker never outlives its run)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="credsim-parent-watch", daemon=True).start()
 
 
 def _task(spec: EngineSpec, c: Community, ckpt: Checkpoints | None = None) -> CommunityResult:
@@ -78,7 +107,7 @@ class LocalProcesses(Executor):
             max_workers=workers,
             mp_context=get_context("spawn"),
             initializer=_init_worker,
-            initargs=(threads_per_worker,),
+            initargs=(threads_per_worker, os.getpid()),
         )
 
     def map(self, spec, comms, ckpt=None):

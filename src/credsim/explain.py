@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from credsim import limits as L
 from credsim.behaviour import Catalogue
 from credsim.compile import compile_regime
+from credsim.config import read_text, shorten
 from credsim.errors import ConfigError
 from credsim.layout import ACC_FIELDS, ACC_LOST, BIG, CAUSE_EXPIRY, CAUSE_RECOVERY, CAUSE_REMOVAL, NEVER
 from credsim.regime import Regime
@@ -30,6 +32,8 @@ from credsim.rules import (
     reset_day,
     sanctions_of,
 )
+
+MAX_DAY = L.DAYS  # a history's days (and timers) stay far inside int32
 
 
 @dataclass(frozen=True)
@@ -57,34 +61,39 @@ class Step:
 def read_history(path: str | Path, known_acts: list[str], lists: list[str]) -> list[HistoryRow]:
     """Read a history file: CSV with columns ``day,act`` or JSON ``[{"day": 3, "act": "..."}]``."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), ["file not found"]) from None
+    text = read_text(path, "history file")
     if path.suffix.lower() == ".json":
         try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
+            raw = json.loads(text, parse_constant=_no_constant)
+        except (json.JSONDecodeError, ValueError) as exc:
             raise ConfigError(str(path), [f"not valid JSON: {exc}"]) from None
+        except RecursionError:
+            raise ConfigError(str(path), ["not valid JSON: nested too deeply"]) from None
         if not isinstance(raw, list):
             raise ConfigError(str(path), ["expected a list of {\"day\": ..., \"act\": ...} objects"])
         rows = [(f"[{k}]", r) for k, r in enumerate(raw)]
     else:
         reader = csv.DictReader(text.splitlines())
-        if reader.fieldnames is None or not {"day", "act"} <= set(reader.fieldnames):
-            raise ConfigError(str(path), ["expected a CSV header with columns 'day' and 'act'"])
-        rows = [(f"row {k + 2}", r) for k, r in enumerate(reader)]
+        try:
+            if reader.fieldnames is None or not {"day", "act"} <= set(reader.fieldnames):
+                raise ConfigError(str(path), ["expected a CSV header with columns 'day' and 'act'"])
+            rows = [(f"row {k + 2}", r) for k, r in enumerate(reader)]
+        except csv.Error as exc:
+            raise ConfigError(str(path), [f"not valid CSV: {exc}"]) from None
     out, problems = [], []
     for where, r in rows:
         if not isinstance(r, dict) or "day" not in r or "act" not in r:
             problems.append(f"{where}: expected keys 'day' and 'act'")
             continue
         try:
-            day = int(r["day"])
-            if day < 0 or str(r["day"]).strip() != str(day):
+            if isinstance(r["day"], bool | float):
                 raise ValueError
-        except (TypeError, ValueError):
-            problems.append(f"{where}.day: {r['day']!r} is not a whole number of days >= 0")
+            day = int(r["day"])
+            if not 0 <= day <= MAX_DAY or str(r["day"]).strip() != str(day):
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            problems.append(f"{where}.day: {shorten(repr(r['day']))} is not a whole number of "
+                            f"days from 0 to {MAX_DAY:,}")
             continue
         act = str(r["act"]).strip()
         if act.startswith("perform:"):
@@ -99,8 +108,13 @@ def read_history(path: str | Path, known_acts: list[str], lists: list[str]) -> l
             continue
         out.append(HistoryRow(day, act))
     if problems:
-        raise ConfigError(str(path), problems)
+        raise ConfigError(str(path), problems[:50] + ([f"... and {len(problems) - 50} more"]
+                                                      if len(problems) > 50 else []))
     return sorted(out, key=lambda h: h.day)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a history can hold")
 
 
 class Explainer:
@@ -183,10 +197,13 @@ class Explainer:
         """Apply ``history`` and then fire timers up to ``until`` (default: last day + 5 years)."""
         R = self.R
         self._step(0, "start", f"initial score {self.regime.score.initial} ({self.regime.score.provenance})")
-        days = sorted({h.day for h in history})
+        by_day: dict[int, list[HistoryRow]] = {}
+        for h in history:
+            by_day.setdefault(h.day, []).append(h)
+        days = sorted(by_day)
         for day in days:
             self._fire_until(day)
-            todays = [h for h in history if h.day == day]
+            todays = by_day[day]
             reset_day(self.acc)
             notes = []
             for h in todays:
@@ -212,6 +229,9 @@ class Explainer:
             for event, effect in notes:
                 self._step(day, event, effect)
         horizon = until if until is not None else (days[-1] if days else 0) + 5 * 365
+        if not 0 <= horizon <= MAX_DAY + 5 * 365:
+            raise ConfigError("--until", [f"{horizon}: fire timers up to a day from 0 to "
+                                          f"{MAX_DAY + 5 * 365:,}"])
         self._fire_until(horizon)
         return self.steps
 

@@ -6,14 +6,15 @@ A regime is data, never code: adding one never touches a kernel (see ``compile.p
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from credsim import limits as L
 from credsim.config import Strict, read_toml, validate
 from credsim.data import data_path
-from credsim.errors import ConfigError
 from credsim.provenance import Sourced
+from credsim.refs import resolve
 
 Subject = Literal["person", "firm"]
 
@@ -22,33 +23,33 @@ class Score(Sourced):
     """The score every covered agent starts with and its bounds. ``initial_sd`` > 0 spreads the
     starting score normally around ``initial`` (commercial scores); 0 gives everyone ``initial``."""
 
-    initial: int
-    min: int
-    max: int
-    initial_sd: float = Field(default=0.0, ge=0)
+    initial: int = Field(ge=-L.SCORE, le=L.SCORE)
+    min: int = Field(ge=-L.SCORE, le=L.SCORE)
+    max: int = Field(ge=-L.SCORE, le=L.SCORE)
+    initial_sd: float = Field(default=0.0, ge=0, le=2 * L.SCORE)
 
 
 class Band(Sourced):
     """A grade: every score >= ``min`` (and below the next better band) has this grade."""
 
     label: str
-    min: int
+    min: int = Field(ge=-L.INT32, le=L.INT32)
 
 
 class Extension(Sourced):
     """With ``probability``, a listing is extended by a uniform number of days in [min_days, max_days]."""
 
     probability: float = Field(ge=0, le=1)
-    min_days: int = Field(ge=0)
-    max_days: int = Field(ge=0)
+    min_days: int = Field(ge=0, le=L.DAYS)
+    max_days: int = Field(ge=0, le=L.DAYS)
 
 
 class Removal(Sourced):
     """Early removal: the listed agent performs (repays, regularises) at ``rate_per_year`` and the
     list drops them ``delay_days`` later."""
 
-    rate_per_year: float = Field(ge=0)
-    delay_days: int = Field(ge=0, default=0)
+    rate_per_year: float = Field(ge=0, le=L.RATE)
+    delay_days: int = Field(ge=0, default=0, le=L.DAYS)
 
 
 class ListSpec(Sourced):
@@ -56,10 +57,10 @@ class ListSpec(Sourced):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
-    duration_days: int = Field(gt=0)
+    duration_days: int = Field(gt=0, le=L.DAYS)
     extension: Extension | None = None
     removal: Removal | None = None
-    on_removal_score: int | None = None
+    on_removal_score: int | None = Field(default=None, ge=-L.SCORE, le=L.SCORE)
 
 
 class Rule(Sourced):
@@ -67,7 +68,7 @@ class Rule(Sourced):
     cap the grade at ``cap_grade``. ``offence_class`` feeds class-dependent recovery."""
 
     act: str
-    points: int = 0
+    points: int = Field(default=0, ge=-2 * L.SCORE, le=2 * L.SCORE)
     list: str | None = None
     cap_grade: str | None = None
     offence_class: int = Field(default=0, ge=0, le=9)
@@ -79,7 +80,7 @@ class Threshold(Sourced):
     """Score-triggered listing: when the score falls to ``at_most`` or below, list the agent."""
 
     list: str
-    at_most: int
+    at_most: int = Field(ge=-L.INT32, le=L.INT32)
 
 
 class Sanction(Sourced):
@@ -99,18 +100,18 @@ class Recovery(Sourced):
     """Points come back after ``after_days`` without a new recorded deduction: all of them
     (``restore = "all"``) or a number. Optional conditions on the last deduction."""
 
-    after_days: int = Field(gt=0)
-    restore: Literal["all"] | int
-    if_last_points_at_most: int | None = None
-    if_last_class_at_most: int | None = None
-    if_last_class_at_least: int | None = None
+    after_days: int = Field(gt=0, le=L.DAYS)
+    restore: Literal["all"] | Annotated[int, Field(ge=0, le=2 * L.SCORE)]
+    if_last_points_at_most: int | None = Field(default=None, ge=-L.INT32, le=L.INT32)
+    if_last_class_at_most: int | None = Field(default=None, ge=0, le=9)
+    if_last_class_at_least: int | None = Field(default=None, ge=0, le=9)
 
 
 class Dimension(Sourced):
     """A score dimension (Sesame-style). A rule's points are multiplied by its dimension's weight."""
 
     name: str
-    weight: float = Field(ge=0)
+    weight: float = Field(ge=0, le=L.WEIGHT)
 
 
 class PeerRating(Sourced):
@@ -120,10 +121,10 @@ class PeerRating(Sourced):
 
     contacts: int = Field(default=20, ge=1, le=1000)
     ratings_per_day: float = Field(default=0.5, ge=0, le=100)
-    memory: float = Field(default=50.0, gt=0)
+    memory: float = Field(default=50.0, gt=0, le=1e6)
     quality_mean: float = Field(default=3.8, ge=1, le=5)
-    quality_sd: float = Field(default=0.6, ge=0)
-    noise_sd: float = Field(default=0.8, ge=0)
+    quality_sd: float = Field(default=0.6, ge=0, le=10)
+    noise_sd: float = Field(default=0.8, ge=0, le=10)
 
 
 class Regime(Strict):
@@ -134,9 +135,9 @@ class Regime(Strict):
     summary: str
     description: str = ""
     covers: list[Subject] = Field(default_factory=lambda: ["person"])
-    max_deduction_per_day: int | None = Field(default=None, gt=0)
+    max_deduction_per_day: int | None = Field(default=None, gt=0, le=L.INT32)
     score: Score
-    bands: list[Band] = Field(min_length=1)
+    bands: list[Band] = Field(min_length=1, max_length=L.BANDS)
     lists: list[ListSpec] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     thresholds: list[Threshold] = Field(default_factory=list)
@@ -234,6 +235,14 @@ def _rule_problems(r: Regime, known_acts: set[str] | None) -> list[str]:
             p.append(f"rules[{k}].dimension: {rule.dimension!r} but the regime declares no dimensions")
         elif dims and rule.dimension not in dims:
             p.append(f"rules[{k}].dimension: {rule.dimension!r} is not a dimension ({sorted(dims)})")
+    per_act: dict[str, int] = {}
+    weight = {d.name: d.weight for d in r.dimensions}
+    for k, rule in enumerate(r.rules):
+        w = weight.get(rule.dimension, 1.0) if rule.dimension is not None else 1.0
+        per_act[rule.act] = per_act.get(rule.act, 0) + abs(round(rule.points * w))
+        if per_act[rule.act] > L.INT32 // 2:
+            p.append(f"rules[{k}].points: the rules of act {rule.act!r} add up to more than "
+                     f"{L.INT32 // 2:,} points (weights applied): they would overflow")
     for k, t in enumerate(r.thresholds):
         if t.list not in lists:
             p.append(f"thresholds[{k}].list: {t.list!r} is not a list of this regime (lists: {lists})")
@@ -265,14 +274,7 @@ def shipped_regimes() -> list[str]:
 
 
 def regime_path(ref: str | Path, base: Path | None = None) -> Path:
-    ref_s = str(ref)
-    if ref_s.endswith(".toml"):
-        p = Path(ref_s)
-        return base / p if base is not None and not p.is_absolute() else p
-    p = data_path("regimes", f"{ref_s}.toml")
-    if not p.exists():
-        raise ConfigError(ref_s, [f"no shipped regime of that name (shipped: {shipped_regimes()})"])
-    return p
+    return resolve(ref, base, "regimes", "regime")
 
 
 def load_regime(ref: str | Path, base: Path | None = None) -> Regime:

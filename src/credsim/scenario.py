@@ -9,8 +9,10 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from credsim import limits as L
 from credsim import overrides
 from credsim.behaviour import Catalogue, load_catalogue
+from credsim.checks import RunName, scenario_checks
 from credsim.config import Strict, read_toml, validate
 from credsim.errors import ConfigError
 from credsim.marginals import Marginals, load_marginals
@@ -23,7 +25,7 @@ class PopulationSpec(Strict):
 
     marginals: str = "china-2020"
     scale: float | None = Field(default=None, gt=0, le=1)
-    persons: int | None = Field(default=None, gt=0)
+    persons: int | None = Field(default=None, gt=0, le=L.PERSONS)
     provinces: list[str] = Field(default_factory=list)
     community_size: int = Field(default=100_000, ge=100, le=20_000_000)
     firms: bool = True
@@ -55,7 +57,7 @@ class ActOverride(Strict):
 
 
 class TraitOverride(Strict):
-    sigma: float = Field(ge=0, le=5)
+    sigma: float = Field(ge=0, le=L.TRAIT_SIGMA)
 
 
 class BehaviourSpec(Strict):
@@ -83,8 +85,8 @@ class DetectionSpec(Strict):
 
 class SensorErrorOverride(Strict):
     fpir: float | None = Field(default=None, ge=0, le=1)
-    probes_per_year: float | None = Field(default=None, ge=0)
-    female_multiplier: float | None = Field(default=None, ge=0)
+    probes_per_year: float | None = Field(default=None, ge=0, le=L.PROBES)
+    female_multiplier: float | None = Field(default=None, ge=0, le=L.FEMALE_MULTIPLIER)
 
 
 class OutputSpec(Strict):
@@ -99,13 +101,13 @@ class OutputSpec(Strict):
 class ScenarioTables(Strict):
     """The tables of a scenario other than the mechanisms'."""
 
-    name: str = "scenario"
+    name: RunName = "scenario"
     description: str = ""
     seed: int = Field(default=1, ge=0, lt=2**63)
     days: int = Field(default=365, gt=0, le=3660)
     burn_in_days: int = Field(default=0, ge=0, le=36600)
-    epoch_days: int = Field(default=7, gt=0)
-    threads: int | None = Field(default=None, gt=0)
+    epoch_days: int = Field(default=7, gt=0, le=365)
+    threads: int | None = Field(default=None, gt=0, le=L.THREADS)
     population: PopulationSpec
     regime: RegimeRef
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
@@ -196,6 +198,7 @@ class Scenario(MechanismSections, ScenarioTables):
 
     def check(self) -> None:
         """Checks across files: every name a scenario or regime uses must exist."""
+        scenario_checks(self)
         problems = []
         base_cat = self._base_catalogue
         acts = set(base_cat.act_names)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import resource
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from credsim import sanity
 from credsim.checkpoint import Checkpoints
 from credsim.collect import Reduction, collect, run_meta
 from credsim.compile import compile_behaviour, compile_mechanisms, compile_regime
 from credsim.engine import EngineSpec
+from credsim.errors import RunDirError
 from credsim.executors import make_executor
 from credsim.population import PopulationPlan, plan_population
 from credsim.progress import RunProgress
@@ -131,6 +137,20 @@ class Sim:
             for r in executor.map(spec, todo, ckpt):
                 red.add(r)
                 bar.advance(r.persons + r.firms, r.events)
+        except KeyboardInterrupt:
+            bar.stop()
+            if out is not None:
+                print(f"interrupted: {len(ckpt.done(comms))} of {len(comms)} communities are "
+                      f"checkpointed in {Path(out) / 'checkpoints'}; run the same command with "
+                      "--resume to continue from them", file=sys.stderr)
+            raise
+        except OSError as exc:
+            if out is None:
+                raise
+            raise RunDirError(str(out), [
+                f"writing a checkpoint failed ({exc.strerror or exc}); {len(ckpt.done(comms))} "
+                f"of {len(comms)} communities are checkpointed in {Path(out) / 'checkpoints'}: "
+                "make room and run the same command with --resume"]) from None
         finally:
             bar.stop()
             executor.close()
@@ -150,6 +170,10 @@ class Sim:
         }
         res = collect(red, run_meta(self.scenario, self.regime, self.catalogue, self.plan,
                                     spec.mechanisms.act_accept, perf, by_province))
+        bad = sanity.problems(res, self.plan.persons + self.plan.firms)
+        if bad:
+            raise sanity.SanityError("the run's outputs fail the end-of-run check (a bug in "
+                                     "credsim, please report it): " + "; ".join(bad[:10]))
         sc = self.scenario
         if sc.output.chilling_baseline and sc.response.chilling > 0:
             from credsim import harms
@@ -158,7 +182,7 @@ class Sim:
                 workers=workers, dask=dask, progress=progress, by_province=by_province)
             res.summary["harms"]["chilling"] = harms.chilling_index(res, base)
         if out is not None:
-            res.save(out, report=self.scenario.output.report)
+            _save(res, Path(out), self.scenario)
         bar.summary(perf)
         return res
 
@@ -167,12 +191,18 @@ class Sim:
         """Make the run directory and its checkpoints; with ``resume``, add the checkpointed
         communities to ``red``. Returns the checkpoints and the communities left to run."""
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        ckpt = Checkpoints(out / "checkpoints", self.fingerprint())
-        ckpt.clear_temporaries()
-        (out / "scenario.resolved.json").write_text(
-            json.dumps({"credsim_version": __version__, **self.scenario.resolved()}, indent=2)
-        )
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            writable(out)
+            ckpt = Checkpoints(out / "checkpoints", self.fingerprint(), self.scenario.seed)
+            ckpt.clear_temporaries()
+            (out / "scenario.resolved.json").write_text(
+                json.dumps({"credsim_version": __version__, **self.scenario.resolved()}, indent=2)
+            )
+        except OSError as exc:
+            raise RunDirError(str(out), [f"the run directory cannot be written "
+                                         f"({exc.strerror or exc}): nothing was computed; choose "
+                                         "another with -o"]) from None
         if not resume:
             return ckpt, self.plan.communities
         todo = []
@@ -182,4 +212,43 @@ class Sim:
                 todo.append(c)
             else:
                 red.add(r)
+        for p, why in ckpt.discarded:
+            print(f"discarded checkpoint {p}: {why}; its community is recomputed", file=sys.stderr)
         return ckpt, todo
+
+
+MIN_FREE_BYTES = 64 * 2**20  # checkpoints, Parquet, plots and report of a large run fit in less
+
+
+def writable(out: Path) -> None:
+    """Raise OSError unless a file can be written in ``out`` and the disk has room."""
+    probe = out / f".credsim-write-test-{os.getpid()}"
+    with open(probe, "wb") as f:
+        f.write(b"credsim")
+        f.flush()
+        os.fsync(f.fileno())
+    probe.unlink()
+    free = shutil.disk_usage(out).free
+    if free < MIN_FREE_BYTES:
+        raise OSError(errno.ENOSPC, f"only {free / 2**20:.0f} MiB free, at least "
+                                    f"{MIN_FREE_BYTES // 2**20} MiB needed")
+
+
+def _save(res: Results, out: Path, sc: Scenario) -> None:
+    """Write the run directory; if that fails, keep the results elsewhere and say where."""
+    try:
+        res.save(out, report=sc.output.report)
+        return
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    try:
+        rescue = Path(tempfile.mkdtemp(prefix=f"credsim-{sc.name}-"))
+        res.save(rescue, report=False)
+        kept = f"the results were written to {rescue} instead"
+    except OSError:
+        kept = "they could not be written elsewhere either"
+    err = RunDirError(str(out), [f"writing the results failed ({why}): {kept}; every community "
+                                 f"is checkpointed in {out / 'checkpoints'} (make room and run "
+                                 "the same command with --resume to write them there)"])
+    err.results = res
+    raise err

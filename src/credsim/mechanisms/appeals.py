@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from credsim import limits as L
 from credsim.config import Strict
 from credsim.layout import FEAT_TIMERS
 from credsim.mechanisms.base import Compiled, Mechanism, TableField
@@ -16,7 +17,7 @@ class AppealsSpec(Strict):
 
     enabled: bool
     probability: float = Field(ge=0, le=1)
-    delay_days: int = Field(ge=0)
+    delay_days: int = Field(ge=0, le=L.DAYS)
 
 
 def compile_appeals(spec: AppealsSpec, regime, cat, rt) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
+from credsim import limits as L
 from credsim.config import Strict
 from credsim.layout import BIG, FEAT_ACTS
 from credsim.mechanisms.base import Compiled, Mechanism, TableField
@@ -25,7 +26,7 @@ class ResponseSpec(Strict):
 
     deterrence: float = Field(ge=0, le=20)
     gaming: float = Field(ge=0, le=20)
-    gaming_window: int = Field(ge=0)
+    gaming_window: int = Field(ge=0, le=2 * L.SCORE)
     chilling: float = Field(ge=0, le=1)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
+from credsim import limits as L
 from credsim.config import Strict
 from credsim.layout import FEAT_ACTS
 from credsim.mechanisms.base import Compiled, Mechanism, TableField
@@ -22,7 +23,7 @@ class SurveillanceSpec(Strict):
 
     enabled: bool
     multiplier: float = Field(ge=1, le=100)
-    lowest_grades: int = Field(ge=0)
+    lowest_grades: int = Field(ge=0, le=L.BANDS)
     listed: bool
 
 

@@ -1,0 +1,56 @@
+"""A cheap end-of-run check of a run's outputs: counts are non-negative integers, the grades hold
+the whole population every day, no summary figure is NaN or infinite. A failure is a bug in
+credsim, never in the scenario: it is reported, not hidden."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+COUNT_COLUMNS = ("persons", "acts_true", "acts_recorded", "acts_false", "true", "recorded", "false")
+NOT_COUNTS = {"score_sum", "score", "day", "agent", "lists", "sanctions"}  # may be negative
+
+
+class SanityError(RuntimeError):
+    """A run's outputs fail the end-of-run check: a bug in credsim."""
+
+
+def problems(res: Any, agents: int) -> list[str]:
+    """What is wrong with ``res`` (a ``Results``) for a run of ``agents`` agents; [] if nothing."""
+    out: list[str] = []
+    for name in ("daily", "acts", "harm", "panel"):
+        df: pd.DataFrame = getattr(res, name)
+        for col in df.columns:
+            v = df[col]
+            if not pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v):
+                continue
+            if pd.api.types.is_float_dtype(v) and not np.isfinite(v.to_numpy()).all():
+                out.append(f"{name}.{col}: NaN or infinite values")
+            if name == "panel" or col in NOT_COUNTS:
+                continue
+            if col in COUNT_COLUMNS and not pd.api.types.is_integer_dtype(v):
+                out.append(f"{name}.{col}: counts are not integers ({v.dtype})")
+            elif pd.api.types.is_integer_dtype(v) and len(v) and v.min() < 0:
+                out.append(f"{name}.{col}: negative counts (min {v.min()})")
+    d = res.daily
+    if len(d):
+        per_day = d.groupby("day", observed=True)["persons"].sum()
+        wrong = per_day[per_day != agents]
+        if len(wrong) or len(per_day) != d["day"].nunique():
+            out.append(f"daily.persons: the grades hold {int(wrong.iloc[0])} agents on day "
+                       f"{wrong.index[0]}, not {agents}" if len(wrong) else "daily: days missing")
+    out += [f"summary.{k}: {v!r}" for k, v in _numbers(res.summary) if not math.isfinite(v)]
+    return out
+
+
+def _numbers(x: Any, path: str = "") -> list[tuple[str, float]]:
+    if isinstance(x, dict):
+        return [n for k, v in x.items() for n in _numbers(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(x, list | tuple):
+        return [n for k, v in enumerate(x) for n in _numbers(v, f"{path}[{k}]")]
+    if isinstance(x, float | np.floating):
+        return [(path, float(x))]
+    return []

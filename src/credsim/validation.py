@@ -1,0 +1,77 @@
+"""``credsim validate``: check any file credsim reads, of a kind given or told from its keys.
+
+Each kind is a row of ``KINDS``: the keys that identify it and how to check it. A new kind of
+file (experiments, calibrations) is a new row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from credsim.config import read_toml, validate
+from credsim.errors import ConfigError
+
+
+def _scenario(path: Path, data: dict[str, Any], catalogue: str) -> str:
+    from credsim.scenario import Scenario
+
+    sc = Scenario.from_file(path)
+    return f"regime {sc.regime.use or sc.regime.file}"
+
+
+def _regime(path: Path, data: dict[str, Any], catalogue: str) -> str:
+    from credsim.behaviour import load_catalogue
+    from credsim.regime import Regime, regime_problems
+
+    r = validate(Regime, data, str(path))
+    cat = load_catalogue(catalogue)
+    rp = regime_problems(r, known_acts=set(cat.act_names))
+    if rp:
+        raise ConfigError(f"{path} (against the catalogue {catalogue})", rp)
+    return f"checked against the catalogue {catalogue}"
+
+
+def _catalogue(path: Path, data: dict[str, Any], catalogue: str) -> str:
+    from credsim.behaviour import Catalogue
+
+    c = validate(Catalogue, data, str(path))
+    return f"{len(c.acts)} acts"
+
+
+def _marginals(path: Path, data: dict[str, Any], catalogue: str) -> str:
+    from credsim.marginals import Marginals
+
+    m = validate(Marginals, data, str(path))
+    return f"{len(m.province_table)} provinces"
+
+
+class Kind(NamedTuple):
+    keys: frozenset[str]  # a file with any of these top-level keys is of this kind
+    check: Callable[[Path, dict[str, Any], str], str]  # raises ConfigError; returns a note
+
+
+KINDS: dict[str, Kind] = {  # in the order kinds are told apart
+    "scenario": Kind(frozenset({"population", "regime"}), _scenario),
+    "regime": Kind(frozenset({"score", "bands"}), _regime),
+    "catalogue": Kind(frozenset({"acts"}), _catalogue),
+    "marginals": Kind(frozenset({"provinces", "total"}), _marginals),
+}
+
+
+def detect(path: Path, data: dict[str, Any]) -> str:
+    """The kind of file from its top-level keys."""
+    for name, kind in KINDS.items():
+        if kind.keys & data.keys():
+            return name
+    hints = "; ".join(f"a {n} has {' or '.join(sorted(k.keys))}" for n, k in KINDS.items())
+    raise ConfigError(str(path), [f"(top level): cannot tell what kind of file this is ({hints}); "
+                                  f"give --kind"])
+
+
+def check_file(path: Path, kind: str | None = None, catalogue: str = "default") -> tuple[str, str]:
+    """Validate one file; (its kind, a note) or ConfigError naming the file and key paths."""
+    data = read_toml(path)
+    kind = kind or detect(path, data)
+    return kind, KINDS[kind].check(path, data, catalogue)
