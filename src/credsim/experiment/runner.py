@@ -111,10 +111,11 @@ def evaluate(task: RunTask, model: Model | None = None) -> RunOutput:
     return RunOutput(task.arm.point, task.seed, row, None, dt, dt)
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
+    """A run worker: its Numba threads, and it dies with the experiment's process."""
     from credsim.executors import _init_worker as init
 
-    init(threads)
+    init(threads, parent)
 
 
 class RunExecutor(ABC):
@@ -147,7 +148,7 @@ class LocalProcesses(RunExecutor):
         self.workers = workers
         threads = max(1, (os.cpu_count() or 1) // workers)
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                        initializer=_init_worker, initargs=(threads,))
+                                        initializer=_init_worker, initargs=(threads, os.getpid()))
 
     def map(self, tasks, model=None):
         it = iter(tasks)
