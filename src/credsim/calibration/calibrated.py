@@ -1,0 +1,106 @@
+"""``calibrated.toml``: the base scenario's own keys, the spec's fixed ``set`` and the fitted
+values, a scenario ``credsim run`` accepts.
+
+The fitted values go in the scenario's ``[calibrated."key.path"]`` tables (value, the spec and
+the targets that gave it); ``Scenario.from_file`` applies them by key path and the run records
+them in its resolved scenario JSON. The spec's ``set`` changes to the scenario itself are
+written into its tables; those reaching into the regime, catalogue or marginals go in
+``[calibrated]`` too, with no targets and a note saying they were fixed, not fitted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from credsim import overrides
+from credsim.config import read_toml
+
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+FILE_KEYS = (("regime", "file"), ("behaviour", "catalogue"), ("population", "marginals"))
+
+
+def _key(k: str) -> str:
+    return k if _BARE.match(k) else json.dumps(k)
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"{v} cannot be written to TOML")
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items() if x is not None) + "}"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def dumps(doc: dict[str, Any], prefix: tuple[str, ...] = ()) -> str:
+    """A small TOML writer for scenario documents (tables, arrays of tables, scalars, lists)."""
+    lines: list[str] = []
+    subs: list[tuple[str, Any]] = []
+    for k, v in doc.items():
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            subs.append((k, v))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            subs.append((k, v))
+        else:
+            lines.append(f"{_key(k)} = {_value(v)}")
+    out = "\n".join(lines)
+    for k, v in subs:
+        name = ".".join(_key(p) for p in (*prefix, k))
+        if isinstance(v, dict):
+            body = dumps(v, (*prefix, k))
+            out += f"\n\n[{name}]\n{body}" if body.strip() else f"\n\n[{name}]"
+        else:
+            for item in v:
+                out += f"\n\n[[{name}]]\n{dumps(item, (*prefix, k))}"
+    return out.strip("\n")
+
+
+def scenario_document(base_file: str, fixed: dict[str, Any], fitted: dict[str, Any], spec: str,
+                      targets: dict[str, list[str]], name: str | None = None) -> dict[str, Any]:
+    """The calibrated scenario as a TOML document (see the module's docstring)."""
+    base = Path(base_file).resolve()
+    data = read_toml(base)
+    for keys in FILE_KEYS:  # a file the base scenario names relative to itself: make it absolute
+        v = data.get(keys[0], {}).get(keys[1])
+        if isinstance(v, str) and v.endswith(".toml") and not Path(v).is_absolute():
+            data[keys[0]][keys[1]] = str((base.parent / v).resolve())
+    groups = overrides.split(fixed, "set")
+    for path, value in groups.pop("scenario", []):
+        if path[:1] == ("population",) and path[1:2] in (("persons",), ("scale",)):
+            data.get("population", {}).pop("scale" if path[1] == "persons" else "persons", None)
+        overrides.set_path(data, path, value)
+    cal = dict(data.get("calibrated", {}))
+    for doc, changes in groups.items():
+        for path, value in changes:
+            key = f"{doc}.{overrides.show(path)}"
+            cal[key] = {"value": value, "spec": spec, "targets": [],
+                        "note": "fixed by the calibration's set, not fitted"}
+    for path, value in fitted.items():
+        cal[path] = {"value": value, "spec": spec, "targets": list(targets.get(path, []))}
+    data["calibrated"] = cal
+    if name:
+        data["name"] = name
+    return data
+
+
+def write(path: Path, doc: dict[str, Any], header: str) -> Path:
+    text = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + "\n" + dumps(doc) + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
