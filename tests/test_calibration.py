@@ -3,7 +3,6 @@ scenario, and parameter recovery on the simulator itself."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -36,7 +35,8 @@ def test_likelihoods_equal_scipy():
             np.testing.assert_allclose(likelihoods.negative_binomial(k, mu, r),
                                        stats.nbinom.logpmf(k, r, r / (r + mu)), rtol=1e-10)
         n = 300
-        np.testing.assert_allclose(likelihoods.binomial(k, mu, n), stats.binom.logpmf(k, n, mu / n), rtol=1e-10)
+        np.testing.assert_allclose(likelihoods.binomial(k, mu, n), stats.binom.logpmf(k, n, mu / n),
+                                   rtol=1e-10)
     for x, sd in ((2.0, 0.3), (1e6, 5e4)):
         np.testing.assert_allclose(likelihoods.normal(x, mu * 1e3, sd), stats.norm.logpdf(x, mu * 1e3, sd),
                                    rtol=1e-10)
@@ -92,7 +92,8 @@ BAD = [
      "no item named 'judgement_unperformed'"),
     ("bounds reversed", ("range = [0.0005, 0.02]", "range = [0.02, 0.0005]"),
      "parameters[0].range: [0.02, 0.0005]: the lower bound must be below the upper bound"),
-    ("log with a bound <= 0", ("range = [0.0005, 0.02]", "range = [0, 0.02]"), "needs a positive lower bound"),
+    ("log with a bound <= 0", ("range = [0.0005, 0.02]", "range = [0, 0.02]"),
+     "needs a positive lower bound"),
     ("unknown quantity", ('quantity = "run_metric"\ncolumn = "list_dishonest_debtors"\nobserved = 2000',
                           'quantity = "purchases"\ncolumn = "list_dishonest_debtors"\nobserved = 2000'),
      "targets[0].quantity: 'purchases' is not a quantity"),
@@ -100,7 +101,8 @@ BAD = [
                         'column = "list_dishonest_debtor"\nobserved = 2000'),
      "targets[0].column: 'list_dishonest_debtor' is not a column of the run table"),
     ("missing source", ('source = "test figure"', ''), "give exactly one of 'source'"),
-    ("normal without sd", ("cv = 0.1\nsource", "source"), "targets[0].sd: a normal likelihood needs exactly one"),
+    ("normal without sd", ("cv = 0.1\nsource", "source"),
+     "targets[0].sd: a normal likelihood needs exactly one"),
     ("negative binomial without dispersion", ("cv = 0.1\nsource", 'likelihood = "negative_binomial"\nsource'),
      "targets[0].dispersion: required by a negative_binomial likelihood"),
     ("binomial count above n", ("cv = 0.1\nsource", 'likelihood = "binomial"\nn = 100\nsource'),
@@ -175,11 +177,13 @@ def test_sigkill_then_resume_reaches_the_trials_asked(tmp_path):
 
     res = CalibrationResults(out)
     assert len(res.trials) == 16 and res.trials.trial.is_unique
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "optuna.journal")))
+    backend = optuna.storages.journal.JournalFileBackend(str(out / "optuna.journal"))
+    storage = optuna.storages.JournalStorage(backend)
     study = optuna.load_study(study_name="stub", storage=storage)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 16
-    assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL) for t in study.trials)
+    ended = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+    assert all(t.state in ended for t in study.trials)
     assert sorted(res.trials.trial) == sorted(t.number for t in complete)
     # per-target simulated values of every trial, per seed
     assert len(res.simulated) == 16 * 2 * 2
@@ -220,4 +224,5 @@ def test_results_posterior_and_calibrated_scenario(tmp_path):
     labels = sc.resolved()["scenario"]["calibrated"]
     path = "catalogue.acts[judgment_unperformed].rate_per_year"
     assert labels[path]["value"] == res.best["rate"] and labels[path]["targets"] == ["stock"]
-    assert next(a for a in sc.catalogue.acts if a.name == "judgment_unperformed").rate_per_year == res.best["rate"]
+    act = next(a for a in sc.catalogue.acts if a.name == "judgment_unperformed")
+    assert act.rate_per_year == res.best["rate"]

@@ -385,7 +385,8 @@ def _explain_panel(run_dir: Path, agent: int | None, as_json: bool):
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The calibration directory (default runs/<name>).")
 @click.option("--resume", is_flag=True, help="Continue the trials in --out up to the number asked.")
-@click.option("--workers", type=click.IntRange(1), default=None, help="Local worker processes (default: cores).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Local worker processes (default: one per core).")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS", help="A Dask scheduler, or 'local'.")
 @click.option("--trials", type=click.IntRange(1, 100_000), default=None, help="Trials (default: the file's).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -416,7 +417,8 @@ def calibrate(spec, out, resume, workers, dask_address, trials, quiet):
                    + (f", held out: {r.check}" if r.holdout else ""))
     click.echo(f"best: {', '.join(f'{k}={v:.6g}' for k, v in res.best.items())}; posterior ESS "
                f"{res.posterior.ess:.1f}")
-    click.echo(f"wrote {out}/ (calibrated scenario: {out / 'calibrated.toml'}; report: {out / 'report.html'})")
+    click.echo(f"wrote {out}/ (calibrated scenario: {out / 'calibrated.toml'}; "
+               f"report: {out / 'report.html'})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -99,7 +99,8 @@ def scenario_document(base_file: str, fixed: dict[str, Any], fitted: dict[str, A
 
 
 def write(path: Path, doc: dict[str, Any], header: str) -> Path:
-    text = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + "\n" + dumps(doc) + "\n"
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    text = comment + "\n" + dumps(doc) + "\n"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

@@ -142,9 +142,9 @@ class Calibration:
             "scenario": self.scenario, "seeds": self.seeds, "trials": trials, "spec": spec,
             "parameters": [{"label": p.label, "path": p.path} for p in self.spec.parameters],
             "daily_columns": list(self.daily), "credsim_version": __version__,
-            "fingerprint": hashlib.sha256(json.dumps({"spec": fp, "seeds": self.seeds, "scenario": self.digest,
-                                                      "version": __version__}, sort_keys=True)
-                                          .encode()).hexdigest(),
+            "fingerprint": hashlib.sha256(json.dumps(
+                {"spec": fp, "seeds": self.seeds, "scenario": self.digest, "version": __version__},
+                sort_keys=True).encode()).hexdigest(),
         }
 
     def overrides(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -200,9 +200,9 @@ class Calibration:
         if resume and meta_path.exists():
             old = json.loads(meta_path.read_text())
             if old.get("fingerprint") != meta["fingerprint"]:
-                raise ValueError(f"{out}: holds another calibration ({old.get('name')!r}, or this one changed "
-                                 f"since): --resume needs the same calibration file, scenario and credsim "
-                                 f"version; use another -o, or run without --resume to start over")
+                raise ValueError(f"{out}: holds another calibration ({old.get('name')!r}, or this one "
+                                 f"changed since): --resume needs the same calibration file, scenario and "
+                                 f"credsim version; use another -o, or run without --resume to start over")
         if not resume:
             for name in ("optuna.journal", "optuna.journal.lock", "trials.parquet", "simulated.parquet",
                          "posterior.parquet", "calibrated.toml", "report.html"):
@@ -272,7 +272,8 @@ class Calibration:
                     raise
         except KeyboardInterrupt:
             bar.stop()
-            raise KeyboardInterrupt(f"stopped: the complete trials are in {out}; add --resume to go on") from None
+            raise KeyboardInterrupt(f"stopped: the complete trials are in {out}; "
+                                    f"add --resume to go on") from None
         finally:
             bar.stop()
             executor.close()

@@ -39,8 +39,9 @@ class Posterior:
     def summary(self, levels: tuple[float, float] = (0.05, 0.95)) -> pd.DataFrame:
         cols = [c for c in self.draws.columns if c != "trial"]
         d = self.draws[cols]
-        return pd.DataFrame({"mean": d.mean(), "median": d.median(), f"q{levels[0] * 100:02.0f}": d.quantile(levels[0]),
-                             f"q{levels[1] * 100:02.0f}": d.quantile(levels[1])})
+        lo, hi = (f"q{x * 100:02.0f}" for x in levels)
+        return pd.DataFrame({"mean": d.mean(), "median": d.median(), lo: d.quantile(levels[0]),
+                             hi: d.quantile(levels[1])})
 
     def interval(self, name: str, level: float = 0.9) -> tuple[float, float]:
         a = (1 - level) / 2

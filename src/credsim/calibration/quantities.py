@@ -138,7 +138,8 @@ def _near(name: str, known: frozenset[str]) -> str:
 # ---------------------------------------------------------------------------- run_metric
 def _check_metric(t, cols: Columns) -> list[str]:
     if t.column not in cols.row:
-        return [f"column: {t.column!r} is not a column of the run table of this scenario{_near(t.column, cols.row)}"]
+        return [f"column: {t.column!r} is not a column of the run table of this scenario"
+                f"{_near(t.column, cols.row)}"]
     return []
 
 
@@ -175,7 +176,8 @@ def _check_series(t, cols: Columns) -> list[str]:
     if t.days is not None:
         a, b = (_day_index(d, cols.days) for d in t.days)
         if not (0 <= a <= b < cols.days):
-            out.append(f"days: {list(t.days)} is not a range of the run's days (0..{cols.days - 1}, first <= last)")
+            out.append(f"days: {list(t.days)} is not a range of the run's days "
+                       f"(0..{cols.days - 1}, first <= last)")
     return out
 
 

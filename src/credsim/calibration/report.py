@@ -106,7 +106,8 @@ def write_report(res: CalibrationResults, out: str | Path) -> Path:
     title = f"Calibration {m['name']}"
     parts = [f"<h1>{escape(title)}</h1>",
              _p(f"credsim calibrate: {len(res.trials)} trials x {len(m['seeds'])} seeds (common seeds "
-                f"{', '.join(map(str, m['seeds']))}), sampler {spec.sampler}, scenario {m['scenario']}.", "sub")]
+                f"{', '.join(map(str, m['seeds']))}), sampler {spec.sampler}, scenario {m['scenario']}.",
+                "sub")]
     if spec.description:
         parts.append(_p(spec.description))
     parts.append("<h2>Fitted parameters</h2>")
@@ -135,19 +136,22 @@ def write_report(res: CalibrationResults, out: str | Path) -> Path:
     parts.append(table)
     held = fit[fit.holdout]
     if len(held):
-        parts.append(_p(f"Held-out targets: {int(held.inside.sum())} of {len(held)} inside their predictive "
-                        f"90% band (PASS). The predictive band is the simulated values across posterior draws "
-                        f"and seeds with each observation's own uncertainty added."))
+        parts.append(_p(f"Held-out targets: {int(held.inside.sum())} of {len(held)} inside their "
+                        f"predictive 90% band (PASS). The predictive band is the simulated values across "
+                        f"posterior draws and seeds with each observation's own uncertainty added."))
     parts.append(_figure("Fit", _save(fit_figure(res), plot_dir, "fit"),
                          "Each row is a target on the scale of its observed figure.", "fit"))
     parts.append(_figure("Posterior", _save(posterior_figure(res), plot_dir, "posterior"),
-                         "Light dots: each trial's importance weight; bars: the posterior draws; orange: the best "
-                         "trial.", "posterior"))
+                         "Light dots: each trial's importance weight; bars: the posterior draws; orange: "
+                         "the best trial.", "posterior"))
     parts.append(_figure("Optimisation history", _save(history_figure(res), plot_dir, "history"),
                          "The loss of each trial and the best so far.", "history"))
-    parts.append(f"<footer>{_p(f'Made with credsim {__version__}. Agents are numbers drawn from aggregate statistics: credsim never scores real people. Calibrated scenario: calibrated.toml.')}</footer>")
+    foot = (f"Made with credsim {__version__}. Agents are numbers drawn from aggregate statistics: credsim "
+            f"never scores real people. Calibrated scenario: calibrated.toml.")
+    parts.append(f"<footer>{_p(foot)}</footer>")
     body = "\n".join(parts)
-    page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(title)}</title>\n'
+    page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{escape(title)}</title>\n"
             f"<style>{CSS}{EXTRA_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")

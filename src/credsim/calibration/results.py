@@ -49,7 +49,8 @@ def finish(cal: Calibration, study, out: Path, meta_update: dict[str, Any], note
     from credsim.scenario import Scenario
 
     spec = cal.spec
-    complete = [t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+    complete = [t.number for t in study.get_trials(deepcopy=False,
+                                                   states=(optuna.trial.TrialState.COMPLETE,))]
     failed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))
     trials, sim = _trial_tables(out, complete, spec)
     post = importance(trials, spec.parameters, spec.sampler, spec.posterior_draws, seed=spec.seed)
@@ -59,7 +60,8 @@ def finish(cal: Calibration, study, out: Path, meta_update: dict[str, Any], note
     post.draws.to_parquet(out / "posterior.parquet", index=False)
     best = trials.loc[trials["loss"].idxmin()]
     labels = [p.label for p in spec.parameters]
-    best_params = {p.label: (int(best[p.label]) if p.integer else float(best[p.label])) for p in spec.parameters}
+    best_params = {p.label: (int(best[p.label]) if p.integer else float(best[p.label]))
+                   for p in spec.parameters}
     summ = post.summary()
     note(f"posterior: {post.method}; effective sample size {post.ess:.1f} of {len(trials)} trials")
     for p in spec.parameters:
@@ -72,7 +74,8 @@ def finish(cal: Calibration, study, out: Path, meta_update: dict[str, Any], note
                                        {p.path: fitted_names for p in spec.parameters})
     header = (f"Calibrated scenario written by credsim {cal.meta(0)['credsim_version']} calibrate "
               f"({shown}, best of {len(trials)} trials x {len(cal.seeds)} seeds, loss {best['loss']:.6g}).\n"
-              f"Base scenario: {_shown(cal.scenario)}; the fitted values are in [calibrated], applied on loading.\n"
+              f"Base scenario: {_shown(cal.scenario)}; the fitted values are in [calibrated], "
+              f"applied on loading.\n"
               f"Posterior ({post.method}, ESS {post.ess:.1f}), 90% intervals:\n"
               + "\n".join(f"  {p.path}: [{summ.loc[p.label].iloc[2]:.6g}, {summ.loc[p.label].iloc[3]:.6g}]"
                           for p in spec.parameters))
@@ -81,7 +84,8 @@ def finish(cal: Calibration, study, out: Path, meta_update: dict[str, Any], note
     meta = json.loads((out / "calibration.json").read_text())
     meta.update(meta_update)
     meta.update({"complete_trials": len(trials), "failed_trials": failed, "ess": post.ess,
-                 "posterior_method": post.method, "best_trial": int(best["trial"]), "best_loss": float(best["loss"]),
+                 "posterior_method": post.method, "best_trial": int(best["trial"]),
+                 "best_loss": float(best["loss"]),
                  "best": best_params, "best_overrides": fitted,
                  "posterior_summary": {k: summ.loc[k].to_dict() for k in labels},
                  "wall_seconds_total": round(float(trials["seconds"].sum()), 3)})
@@ -154,7 +158,8 @@ class CalibrationResults:
                 "best": bm, "best_ratio": bm / t.observed if t.observed else np.nan,
                 "sim_lo": float(np.quantile(pool, a)), "sim_hi": float(np.quantile(pool, 1 - a)),
                 "pred_lo": float(lo), "pred_hi": float(hi), "inside": inside,
-                "check": ("PASS" if inside else "FAIL") if t.holdout else ("in band" if inside else "outside"),
+                "check": (("PASS" if inside else "FAIL") if t.holdout
+                          else ("in band" if inside else "outside")),
                 "likelihood": t.likelihood, "weight": t.weight,
                 "provenance": t.provenance,
             })

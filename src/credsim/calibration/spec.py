@@ -32,7 +32,8 @@ class Prior(Strict):
     def _params(self):
         need = PRIOR_PARAMS[self.family]
         problems = [f"{k}: required by a {self.family} prior" for k in need if getattr(self, k) is None]
-        problems += [f"{k}: not a parameter of a {self.family} prior (its parameters: {', '.join(need) or 'none'})"
+        problems += [f"{k}: not a parameter of a {self.family} prior "
+                     f"(its parameters: {', '.join(need) or 'none'})"
                      for k in ("mu", "sigma", "a", "b") if k not in need and getattr(self, k) is not None]
         if problems:
             raise ValueError(" | ".join(problems))
@@ -112,10 +113,12 @@ class TargetSpec(Sourced):
         else:
             for k in ("sd", "cv"):
                 if getattr(self, k) is not None:
+                    extra = " and dispersion" if f == "negative_binomial" else ""
                     problems.append(f"{k}: only for a normal likelihood (a {f} likelihood's spread "
-                                    f"follows from its mean{' and dispersion' if f == 'negative_binomial' else ''})")
+                                    f"follows from its mean{extra})")
             if self.observed < 0 or self.observed != int(self.observed):
-                problems.append(f"observed: {self.observed}: a {f} likelihood needs a count (a whole number >= 0)")
+                problems.append(f"observed: {self.observed}: a {f} likelihood needs a count "
+                                f"(a whole number >= 0)")
         if f == "negative_binomial" and self.dispersion is None:
             problems.append("dispersion: required by a negative_binomial likelihood (the size r: "
                             "variance = mu + mu^2 / r)")
