@@ -223,6 +223,8 @@ class Calibration:
                  if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)]
         for t in stale:  # trials a killed session left running: failed, never counted
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)):
+            (out / "trials" / f"t{t.number:05d}.json").unlink(missing_ok=True)  # written, never told
         return study
 
     def _sampler(self, optuna, n_before: int, n_trials: int):
