@@ -235,8 +235,8 @@ name = "recovery"
 seed = 1
 days = 180
 [population]
-persons = 6000
-community_size = 6000
+persons = 8000
+community_size = 8000
 [regime]
 use = "court-blacklist"
 [behaviour]
@@ -245,7 +245,7 @@ unscored_acts = "skip"
 report = false
 panel_agents = 0
 """
-TRUE = {"catalogue.acts[judgment_unperformed].rate_per_year": 0.04,
+TRUE = {"catalogue.acts[judgment_unperformed].rate_per_year": 0.08,
         "regime.lists[dishonest_debtors].removal.rate_per_year": 1.4}
 
 
@@ -275,7 +275,7 @@ seed = 3
 [[parameters]]
 name = "rate"
 path = "catalogue.acts[judgment_unperformed].rate_per_year"
-range = [0.01, 0.16]
+range = [0.02, 0.32]
 log = true
 
 [[parameters]]
@@ -320,7 +320,7 @@ assumption = "the model's own output at known values (seed 1001)"
         assert lo <= TRUE[path] <= hi, (label, lo, hi, out.best, out.posterior.ess)
     fit = out.fit()
     assert fit.set_index("target").loc["stock_end", "check"] == "PASS"
-    assert abs(out.best["rate"] / 0.04 - 1) < 0.35
+    assert abs(out.best["rate"] / 0.08 - 1) < 0.35
 
 
 def test_calibrated_scenario_runs_with_credsim_run(tmp_path):

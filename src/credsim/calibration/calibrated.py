@@ -10,64 +10,14 @@ written into its tables; those reaching into the regime, catalogue or marginals 
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from pathlib import Path
 from typing import Any
 
 from credsim import overrides
 from credsim.config import read_toml
+from credsim.tomlw import dumps
 
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 FILE_KEYS = (("regime", "file"), ("behaviour", "catalogue"), ("population", "marginals"))
-
-
-def _key(k: str) -> str:
-    return k if _BARE.match(k) else json.dumps(k)
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            raise ValueError(f"{v} cannot be written to TOML")
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items() if x is not None) + "}"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def dumps(doc: dict[str, Any], prefix: tuple[str, ...] = ()) -> str:
-    """A small TOML writer for scenario documents (tables, arrays of tables, scalars, lists)."""
-    lines: list[str] = []
-    subs: list[tuple[str, Any]] = []
-    for k, v in doc.items():
-        if v is None:
-            continue
-        if isinstance(v, dict):
-            subs.append((k, v))
-        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-            subs.append((k, v))
-        else:
-            lines.append(f"{_key(k)} = {_value(v)}")
-    out = "\n".join(lines)
-    for k, v in subs:
-        name = ".".join(_key(p) for p in (*prefix, k))
-        if isinstance(v, dict):
-            body = dumps(v, (*prefix, k))
-            out += f"\n\n[{name}]\n{body}" if body.strip() else f"\n\n[{name}]"
-        else:
-            for item in v:
-                out += f"\n\n[[{name}]]\n{dumps(item, (*prefix, k))}"
-    return out.strip("\n")
 
 
 def scenario_document(base_file: str, fixed: dict[str, Any], fitted: dict[str, Any], spec: str,
