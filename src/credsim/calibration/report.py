@@ -56,8 +56,8 @@ def fit_figure(res: CalibrationResults) -> Figure:
     ax.set_yticklabels([f"{t.name}{' (held out)' if t.holdout else ''}" for t in reversed(res.spec.targets)])
     ax.axvline(1.0, color="#999", lw=0.8, ls="--")
     ax.set_xlabel("simulated / observed (observed = 1)")
-    ax.set_title("Observed (black: its 90% interval) vs simulated (blue: 90% over posterior draws x seeds;\n"
-                 "light: with observation noise; orange: the best trial's seeds)", fontsize=9)
+    ax.set_title("black: observed, its 90% interval; blue: simulated, 90% over posterior draws x seeds;\n"
+                 "light blue: with observation noise; orange: the best trial's seeds", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -68,7 +68,7 @@ def history_figure(res: CalibrationResults) -> Figure:
     ok = h[h.loss < 1e299]
     ax.plot(ok.trial, ok.loss, "o", color="#9ecae1", ms=4, label="trial")
     ax.plot(h.trial, h.best_so_far, "-", color="#08519c", lw=2, label="best so far")
-    if len(ok) and ok.loss.min() > 0 and ok.loss.max() / max(ok.loss.min(), 1e-300) > 50:
+    if len(ok) and ok.loss.min() > 0 and ok.loss.max() / max(ok.loss.min(), 1e-300) > 10:
         ax.set_yscale("log")
     ax.set_xlabel("trial")
     ax.set_ylabel("loss (- weighted log-likelihood)")
