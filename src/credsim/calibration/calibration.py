@@ -170,8 +170,9 @@ class Calibration:
         """Run the trials not yet complete in ``out`` (all of them without ``resume``), then
         write the trials, posterior, calibrated scenario and report; returns
         ``CalibrationResults``. ``model(overrides, seed) -> row`` stands in for the simulator."""
+        from credsim.calibration.finish import finish
         from credsim.calibration.progress import TrialsProgress
-        from credsim.calibration.results import CalibrationResults, finish
+        from credsim.calibration.results import CalibrationResults
 
         optuna = require_optuna()
         n_trials = trials if trials is not None else self.spec.trials

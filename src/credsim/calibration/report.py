@@ -21,8 +21,6 @@ from credsim.version import __version__  # noqa: E402
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from credsim.calibration.results import CalibrationResults
-
 EXTRA_CSS = ".pass { color: #1a7f37; font-weight: bold; } .fail { color: #b00020; font-weight: bold; }"
 
 
@@ -32,7 +30,7 @@ def _g(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
-def fit_figure(res: CalibrationResults) -> Figure:
+def fit_figure(res) -> Figure:
     """One row per target, on the scale of its observed figure (observed = 1): the observation's
     90% interval (black), the simulated 90% band across posterior draws and seeds (blue bar), the
     predictive band (light), the best trial's seeds (dots)."""
@@ -62,7 +60,7 @@ def fit_figure(res: CalibrationResults) -> Figure:
     return fig
 
 
-def history_figure(res: CalibrationResults) -> Figure:
+def history_figure(res) -> Figure:
     h = res.history
     fig, ax = plt.subplots(figsize=(7, 3.6))
     ok = h[h.loss < 1e299]
@@ -77,7 +75,7 @@ def history_figure(res: CalibrationResults) -> Figure:
     return fig
 
 
-def posterior_figure(res: CalibrationResults) -> Figure:
+def posterior_figure(res) -> Figure:
     params = res.spec.parameters
     fig, axes = plt.subplots(1, len(params), figsize=(3.6 * len(params), 3.0), squeeze=False)
     for ax, p in zip(axes[0], params, strict=True):
@@ -97,7 +95,7 @@ def posterior_figure(res: CalibrationResults) -> Figure:
     return fig
 
 
-def write_report(res: CalibrationResults, out: str | Path) -> Path:
+def write_report(res, out: str | Path) -> Path:
     out = Path(out)
     plot_dir = out / "plots"
     m = res.meta
