@@ -271,7 +271,10 @@ class Calibration:
                             bar.advance(_best(study))
                 except BaseException:
                     for t in by_number.values():  # this batch's unfinished trials
-                        study.tell(t, state=optuna.trial.TrialState.FAIL)
+                        try:
+                            study.tell(t, state=optuna.trial.TrialState.FAIL)
+                        except (ValueError, RuntimeError):  # already ended (another process)
+                            pass
                     raise
         except KeyboardInterrupt:
             bar.stop()
