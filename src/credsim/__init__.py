@@ -20,6 +20,7 @@ from credsim.version import __version__ as __version__  # re-exported: credsim._
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = [
+    "Calibration",
     "Catalogue",
     "ConfigError",
     "Experiment",
@@ -36,6 +37,7 @@ __all__ = [
 
 # Heavy modules (Numba kernels, pandas) load on first use, so `credsim --help` starts fast.
 _LAZY = {
+    "Calibration": "credsim.calibration",
     "Sim": "credsim.sim",
     "Results": "credsim.results",
     "Explainer": "credsim.explain",
@@ -52,6 +54,7 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.behaviour import Catalogue, load_catalogue
+    from credsim.calibration import Calibration
     from credsim.errors import ConfigError
     from credsim.experiment import Experiment, ExperimentResults
     from credsim.explain import Explainer

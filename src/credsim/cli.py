@@ -380,5 +380,46 @@ def _explain_panel(run_dir: Path, agent: int | None, as_json: bool):
         click.echo(line)
 
 
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The calibration directory (default runs/<name>).")
+@click.option("--resume", is_flag=True, help="Continue the trials in --out up to the number asked.")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Local worker processes (default: one per core).")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS", help="A Dask scheduler, or 'local'.")
+@click.option("--trials", type=click.IntRange(1, 100_000), default=None, help="Trials (default: the file's).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def calibrate(spec, out, resume, workers, dask_address, trials, quiet):
+    """Fit a scenario's parameters to observed figures (a calibration file: docs/reference.md).
+
+    Writes the trials (an Optuna journal, resumable), the posterior, calibrated.toml (a scenario
+    credsim run accepts) and report.html into -o.
+    """
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        _fail(ImportError("credsim calibrate needs Optuna: pip install 'credsim[calibrate]'"))
+    from credsim.calibration import Calibration
+
+    try:
+        cal = Calibration.from_file(spec)
+        out = out or Path("runs") / cal.name
+        res = cal.run(out, workers=workers, dask=dask_address, resume=resume, progress=not quiet,
+                      trials=trials)
+    except (ConfigError, ValueError, ImportError) as exc:
+        _fail(exc)
+    except KeyboardInterrupt as exc:
+        click.echo(f"\n{exc}", err=True)
+        sys.exit(130)
+    for r in res.fit().itertuples():
+        click.echo(f"  {r.target}: observed {r.observed:,.6g}, best {r.best:,.6g} (x{r.best_ratio:.3f})"
+                   + (f", held out: {r.check}" if r.holdout else ""))
+    click.echo(f"best: {', '.join(f'{k}={v:.6g}' for k, v in res.best.items())}; posterior ESS "
+               f"{res.posterior.ess:.1f}")
+    click.echo(f"wrote {out}/ (calibrated scenario: {out / 'calibrated.toml'}; "
+               f"report: {out / 'report.html'})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

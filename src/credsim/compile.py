@@ -204,8 +204,8 @@ def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: b
     groups: dict[tuple[int, int, int], list[int]] = {}
     for a, act in enumerate(cat.acts):
         subj = 0 if act.subject == "person" else 1
-        tr = used.index(all_traits.index(act.trait)) if act.trait is not None else -1
-        if act.rate_per_year > 0 and keep[a]:
+        if act.rate_per_year > 0 and keep[a]:  # a skipped act's trait may not be drawn at all
+            tr = used.index(all_traits.index(act.trait)) if act.trait is not None else -1
             groups.setdefault((subj, tr, -1), []).append(a)
     sensor_list = list(cat.sensors)
     if errors and not perfect_detection:

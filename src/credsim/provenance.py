@@ -29,3 +29,14 @@ class Sourced(Strict):
     @property
     def provenance(self) -> str:
         return self.source if self.source is not None else f"assumption: {self.assumption}"
+
+
+class Calibrated(Strict):
+    """A value fitted by ``credsim calibrate``: where it was fitted (the calibration file) and on
+    which targets. A scenario's ``[calibrated."key.path"]`` tables hold these; loading the
+    scenario applies each ``value`` at its key path (``Scenario.with_overrides``)."""
+
+    value: float | int | bool | str
+    spec: str  # the calibration file that fitted it
+    targets: list[str] = []  # the calibration targets that gave it (empty: fixed by the spec's set)
+    note: str = ""

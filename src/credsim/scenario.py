@@ -17,6 +17,7 @@ from credsim.config import Strict, read_toml, validate
 from credsim.errors import ConfigError
 from credsim.marginals import Marginals, load_marginals
 from credsim.mechanisms import MechanismSections
+from credsim.provenance import Calibrated
 from credsim.regime import Regime, load_regime, regime_path, regime_problems
 
 
@@ -113,6 +114,8 @@ class ScenarioTables(Strict):
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
     detection: DetectionSpec = Field(default_factory=DetectionSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    # values fitted by ``credsim calibrate`` (key path -> value and its labels), applied on loading
+    calibrated: dict[str, Calibrated] = Field(default_factory=dict)
 
 
 class Scenario(MechanismSections, ScenarioTables):
@@ -133,14 +136,21 @@ class Scenario(MechanismSections, ScenarioTables):
         sc._base = path.resolve().parent
         sc._source = str(path)
         sc.check()
-        return sc
+        return sc._with_calibrated(str(path))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path | None = None) -> Scenario:
         sc = validate(cls, data, "<scenario>")
         sc._base = base
         sc.check()
-        return sc
+        return sc._with_calibrated("<scenario>")
+
+    def _with_calibrated(self, source: str) -> Scenario:
+        """This scenario with its ``[calibrated]`` values applied at their key paths."""
+        if not self.calibrated:
+            return self
+        return self.with_overrides({k: c.value for k, c in self.calibrated.items()},
+                                   source=f"{source} [calibrated]")
 
     # ---- resolved parts (regime, catalogue, marginals) -------------------------------------
     @cached_property

@@ -58,6 +58,7 @@ def run_row(summary: dict[str, Any]) -> dict[str, float | int]:
     row: dict[str, float | int] = {
         "persons": summary["population"]["persons"],
         "firms": summary["population"]["firms"],
+        "scale": summary["population"]["scale"],  # simulated / represented persons (nation-equivalents)
         "restricted_final_day": summary["restricted_final_day"],
         "restricted_person_days": fs["restricted_person_days"],
         "falsely_restricted_final_day": fs["falsely_restricted_final_day"],
