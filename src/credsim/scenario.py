@@ -194,8 +194,27 @@ class Scenario(MechanismSections, ScenarioTables):
             return m
         return self._patched(Marginals, m.model_dump(mode="json", by_alias=True), "marginals")
 
+    def _load_referenced(self) -> None:
+        """Load the files the scenario refers to. A shipped name or a file that does not exist
+        is reported at the scenario's key (``regime.use: 'x': no shipped regime ...``), so that a
+        ``--set regime.use=x`` names its source and path too."""
+        refs = (("behaviour.catalogue", "_base_catalogue", self.behaviour.catalogue),
+                ("population.marginals", "marginals_model", self.population.marginals),
+                ("regime.use" if self.regime.use is not None else "regime.file", "regime_model",
+                 self.regime.use if self.regime.use is not None else self.regime.file))
+        for key, attr, ref in refs:
+            try:
+                getattr(self, attr)
+            except ConfigError as exc:
+                if exc.source == str(ref):
+                    raise ConfigError(self._source, [f"{key}: {ref!r}: {p}" for p in exc.problems]) from None
+                if exc.problems == ["file not found"]:
+                    raise ConfigError(self._source, [f"{key}: {exc.source}: file not found"]) from None
+                raise
+
     def check(self) -> None:
         """Checks across files: every name a scenario or regime uses must exist."""
+        self._load_referenced()
         problems = []
         base_cat = self._base_catalogue
         acts = set(base_cat.act_names)
@@ -243,7 +262,8 @@ class Scenario(MechanismSections, ScenarioTables):
     def _derived(self, data: dict[str, Any], patches: dict[str, list], source: str | None = None) -> Scenario:
         """A scenario from ``data`` that keeps this one's folder, name of origin and patches."""
         sc = validate(Scenario, data, source or self._source)
-        sc._base, sc._source = self._base, self._source
+        # errors found across files after a change name the change's source, not the file's
+        sc._base, sc._source = self._base, source or self._source
         sc._patches = patches
         sc._patch_source = source or self._patch_source
         sc.check()
