@@ -169,7 +169,14 @@ class Experiment:
         sizes = []
         seen: dict[tuple, tuple[int, int]] = {}
         for a in self.arms:
-            sc = scenario_for(a)
+            try:
+                sc = scenario_for(a)
+            except ConfigError as exc:
+                # a point's values (factors, set, arms) come from the experiment file: name it
+                if self.text is None or exc.source != f"{a.scenario} ({a.label})":
+                    raise
+                raise ConfigError(self.source, [f"point {a.point} ({a.label}): {p}"
+                                                for p in exc.problems]) from None
             key = (a.scenario, json.dumps(sc.population.model_dump(mode="json"), sort_keys=True), sc.days)
             if key not in seen:
                 plan = Sim(sc).plan
