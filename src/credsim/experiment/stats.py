@@ -76,6 +76,8 @@ def differences(runs: pd.DataFrame, labels: dict[int, str], metrics: list[str] |
 
 def by_point_and_seed(runs: pd.DataFrame, metric: str, points: int) -> np.ndarray:
     """float[points, seeds] of one metric (NaN where a run is missing), seeds in sorted order."""
-    wide = runs.pivot_table(index="point", columns="seed", values=metric, aggfunc="first")
-    wide = wide.reindex(range(points))
+    # dropna=False and every seed as a column: a metric undefined (NaN) in every run, e.g. a ratio
+    # of 0/0, gives a NaN matrix, not an empty one that the analyses would take as complete
+    wide = runs.pivot_table(index="point", columns="seed", values=metric, aggfunc="first", dropna=False)
+    wide = wide.reindex(index=range(points), columns=sorted(runs.seed.unique()))
     return wide.to_numpy(dtype=np.float64)
