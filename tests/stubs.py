@@ -35,3 +35,9 @@ def slow_row(overrides: dict, seed: int) -> dict:
     """``stub_row`` taking a while, for kill tests."""
     time.sleep(0.15)
     return stub_row(overrides, seed)
+
+
+def undefined_share(overrides: dict, seed: int) -> dict:
+    """A row where one figure is undefined (0/0) in every run, as share_wrongful is when nobody
+    is restricted."""
+    return {"score_mean_end": float(overrides["a"]) + seed, "share_wrongful": math.nan}
