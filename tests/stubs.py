@@ -33,7 +33,7 @@ def stub_row(overrides: dict, seed: int) -> dict:
 
 def slow_row(overrides: dict, seed: int) -> dict:
     """``stub_row`` taking a while, for kill tests."""
-    time.sleep(0.15)
+    time.sleep(0.4)
     return stub_row(overrides, seed)
 
 

@@ -212,7 +212,7 @@ BAD = [
     ("seed", -1, ["seed: -1", "greater than or equal to 0"]),
     ("detection.errors.eyes.fpir", 0.1,
      ["detection.errors.eyes: not a sensor of the catalogue", "'cameras'"]),
-    ("regime.use", "nonexist", ["regime.use", "no shipped regime", "'rongcheng'"]),
+    ("regime.use", "nonexist", ["regime.use: 'nonexist'", "no shipped regime", "rongcheng"]),
 ]
 
 
