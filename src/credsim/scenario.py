@@ -256,7 +256,8 @@ class Scenario(MechanismSections, ScenarioTables):
     def _derived(self, data: dict[str, Any], patches: dict[str, list], source: str | None = None) -> Scenario:
         """A scenario from ``data`` that keeps this one's folder, name of origin and patches."""
         sc = validate(Scenario, data, source or self._source)
-        sc._base, sc._source = self._base, self._source
+        # errors found across files after a change name the change's source, not the file's
+        sc._base, sc._source = self._base, source or self._source
         sc._patches = patches
         sc._patch_source = source or self._patch_source
         sc.check()

@@ -101,7 +101,10 @@ class Experiment:
         """``seeds`` runs of one scenario (K seeds from its own, or the seeds given)."""
         path = str(Path(scenario).resolve())
         sc = _scenario(path, str(scenario), "scenario")
-        seed_list = list(range(sc.seed, sc.seed + seeds)) if isinstance(seeds, int) else list(seeds)
+        # a run's seed is the experiment's: a "seed" override (--seed) is the first of the K seeds
+        overrides = dict(overrides or {})
+        first = int(overrides.pop("seed", sc.seed))
+        seed_list = list(range(first, first + seeds)) if isinstance(seeds, int) else list(seeds)
         arm = Arm(0, sc.name + (f" ({_label(overrides)})" if overrides else ""), path, dict(overrides or {}))
         return cls(name or sc.name, "replicates", [arm], seed_list, source=str(scenario), **kw)
 
@@ -112,11 +115,15 @@ class Experiment:
         the next ones); the first arm is the baseline of the differences."""
         if len(arms) < 2:
             raise ValueError("a comparison needs at least two arms")
-        built = [Arm(i, label, str(Path(p).resolve()), dict(o)) for i, (label, p, o) in enumerate(arms)]
+        # a run's seed is the experiment's: the first arm's "seed" override is the first seed
+        first = arms[0][2].get("seed") if arms else None
+        built = [Arm(i, label, str(Path(p).resolve()), {k: v for k, v in o.items() if k != "seed"})
+                 for i, (label, p, o) in enumerate(arms)]
         labels = [a.label for a in built]
         if len(set(labels)) != len(labels):
             raise ValueError(f"two arms have the same label: {labels}")
         seed0 = _scenario(built[0].scenario, str(arms[0][1]), "scenario").seed
+        seed0 = seed0 if first is None else int(first)
         seed_list = list(range(seed0, seed0 + seeds)) if isinstance(seeds, int) else list(seeds)
         return cls(name or "compare-" + "-vs-".join(labels)[:60], "compare", built, seed_list,
                    source="compare", **kw)
@@ -171,7 +178,14 @@ class Experiment:
         sizes = []
         seen: dict[tuple, tuple[int, int]] = {}
         for a in self.arms:
-            sc = scenario_for(a)
+            try:
+                sc = scenario_for(a)
+            except ConfigError as exc:
+                # a point's values (factors, set, arms) come from the experiment file: name it
+                if self.text is None or exc.source != f"{a.scenario} ({a.label})":
+                    raise
+                raise ConfigError(self.source, [f"point {a.point} ({a.label}): {p}"
+                                                for p in exc.problems]) from None
             key = (a.scenario, json.dumps(sc.population.model_dump(mode="json"), sort_keys=True), sc.days)
             if key not in seen:
                 plan = Sim(sc).plan
