@@ -56,8 +56,11 @@ _SET_HELP = ("Change a value by key path, e.g. --set appeals.probability=0.5 or 
               help="Local worker processes (default: one per core when there are several communities).")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
               help="Run on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'.")
-@click.option("--resume", is_flag=True, help="Reuse the finished communities' checkpoints in --out.")
-@click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
+@click.option("--resume", is_flag=True,
+              help="Reuse the finished communities' checkpoints in --out "
+                   "(with --seeds: keep the finished runs).")
+@click.option("--seed", type=int, default=None,
+              help="Override the scenario's seed (with --seeds: the first seed).")
 @click.option("--seeds", type=click.IntRange(1, 10_000), default=None,
               help="Replicates: run K seeds (from the scenario's) and report the median and 50/90% bands.")
 @click.option("--scale", type=float, default=None, help="Override population.scale (1.0 = the nation).")
@@ -128,6 +131,8 @@ def _run_experiment(build, out, workers, dask_address, resume, quiet):
 @click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
               help="With one scenario: the changes of the second arm (the first is the scenario as it "
                    "is). With several scenarios (each an arm): applied to every arm.")
+@click.option("--all", "common", multiple=True, metavar="KEY.PATH=VALUE",
+              help="A change applied to every arm (e.g. --all population.persons=100000).")
 @click.option("--arm", "arms", multiple=True, metavar="'KEY=V KEY2=V2'",
               help="One more arm: the first scenario with these changes (space-separated; repeatable).")
 @click.option("--seeds", type=click.IntRange(1, 10_000), default=8, show_default=True,
@@ -139,25 +144,28 @@ def _run_experiment(build, out, workers, dask_address, resume, quiet):
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS", help="A Dask scheduler, or 'local'.")
 @click.option("--resume", is_flag=True, help="Keep the finished runs in --out.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def compare(scenarios, sets, arms, seeds, out, workers, dask_address, resume, quiet):
+def compare(scenarios, sets, common, arms, seeds, out, workers, dask_address, resume, quiet):
     """Compare SCENARIOS (or one scenario and its changes) on the same synthetic population and
     random streams: differences of every figure with 95% intervals over seeds."""
 
     def build():
         changes = _changes(sets)
+        shared = _changes(common)
         extra = [_changes(tuple(text.split())) for text in arms]
         if len(scenarios) == 1:
             if not changes and not extra:
                 raise ConfigError("compare", ["give a second scenario, --set KEY=VALUE or "
                                               "--arm 'KEY=VALUE ...'"])
-            specs = [("baseline", scenarios[0], {})]
-            specs += [(_arm_label(ch), scenarios[0], ch) for ch in ([changes] if changes else []) + extra]
+            specs = [("baseline", scenarios[0], dict(shared))]
+            specs += [(_arm_label(ch), scenarios[0], {**shared, **ch})
+                      for ch in ([changes] if changes else []) + extra]
         else:
             from credsim.scenario import Scenario
 
             names = [Scenario.from_file(p).name for p in scenarios]
             if len(set(names)) != len(names):
                 names = [f"{n}-{i}" for i, n in enumerate(names)]
+            changes = {**shared, **changes}
             specs = [(n, p, changes) for n, p in zip(names, scenarios, strict=True)]
             specs += [(_arm_label(ch), scenarios[0], {**changes, **ch}) for ch in extra]
         return _experiment().compare(specs, seeds)

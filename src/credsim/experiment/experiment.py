@@ -129,7 +129,14 @@ class Experiment:
                    source="compare", **kw)
 
     def with_changes(self, changes: Mapping[str, Any]) -> Experiment:
-        """A copy where every arm also gets ``changes`` (key path -> value), after its own."""
+        """A copy where every arm also gets ``changes`` (key path -> value), after its own. A
+        change may not set a factor's path (every point would be the same)."""
+        if self.design is not None:
+            clash = [k for k in changes if k in {f.path for f in self.design.factors}]
+            if clash:
+                raise ConfigError("--set", [f"{k}: is a factor of {self.source}: setting it would make "
+                                            f"every point the same (change the factor instead)"
+                                            for k in clash])
         arms = [Arm(a.point, a.label, a.scenario, {**a.overrides, **changes}) for a in self.arms]
         spec = {**self.spec, "set_after": dict(changes)}
         return Experiment(self.name, self.kind, arms, self.seeds, outputs=self.outputs, daily=self.daily,
@@ -192,7 +199,31 @@ class Experiment:
                 seen[key] = (plan.persons + plan.firms, sc.days * (2 if sc.output.chilling_baseline
                                                                    and sc.response.chilling > 0 else 1))
             sizes.append(seen[key])
+        self._check_columns()
         return sizes
+
+    def _check_columns(self) -> None:
+        """Every output and kept daily series must be a column of at least one arm's runs."""
+        from credsim.experiment.metrics import columns_for
+        from credsim.experiment.runner import scenario_for
+
+        row, daily = set(), set()
+        regimes = {}
+        for a in self.arms:  # validated already: scenario_for returns the cached scenario
+            reg = scenario_for(a).regime_model
+            regimes[reg.model_dump_json()] = reg
+        for reg in regimes.values():
+            r, d = columns_for(reg)
+            row |= r
+            daily |= d
+        problems = [f"outputs[{j}]: {o!r} is not a column of these runs (their regime has no such grade, "
+                    f"sanction or list)" for j, o in enumerate(self.outputs) if o not in row]
+        if not isinstance(self.daily, bool):
+            problems += [f"daily[{j}]: {c!r} is not a daily series of these runs (e.g. restricted, "
+                         f"falsely_restricted, mean_score, {sorted(daily - {'day'})[0]})"
+                         for j, c in enumerate(self.daily) if c not in daily]
+        if problems:
+            raise ConfigError(self.source, problems)
 
     def estimate(self, workers: int, sizes: list[tuple[int, int]] | None = None) -> float:
         """A rough wall time in seconds (the progress bar's ETA measures the real one)."""
@@ -227,7 +258,7 @@ class Experiment:
             bar.note(f"{self.n_runs:,} runs ({len(self.arms)} point{'s' * (len(self.arms) > 1)} x "
                      f"{len(self.seeds)} seed{'s' * (len(self.seeds) > 1)}), {len(done):,} already done; "
                      f"about {_duration(self.estimate(n_workers, sizes) * len(todo) / max(1, self.n_runs))} "
-                     f"on {n_workers} {executor.name} worker{'s' * (n_workers > 1)} (rough estimate)")
+                     f"{_where_runs(executor.name, n_workers)} (rough estimate)")
         t0 = time.perf_counter()
         bar.start(done=len(done), label=self.name)
         try:
@@ -247,6 +278,14 @@ class Experiment:
         res = ExperimentResults(out)
         res.save_analysis()
         return res
+
+
+def _where_runs(executor: str, workers: int) -> str:
+    if executor == "in-process":
+        return "in this process"
+    if executor == "processes":
+        return f"on {workers} local worker process{'es' * (workers > 1)}"
+    return f"on {workers} Dask worker{'s' * (workers > 1)}"
 
 
 def _digests(paths: list[str]) -> dict[str, str]:

@@ -112,6 +112,27 @@ PREFIX_LABELS = (("grade_", "agents in grade {}, last day"), ("sanction_days_", 
                  ("sanction_", "agents under {}, last day"), ("list_", "agents on list {}, last day"))
 
 
+FIXED_DAILY = ("day", "persons", "acts_true", "acts_recorded", "acts_false", "restricted",
+               "falsely_restricted", "scored", "mean_score")
+
+
+def columns_for(regime) -> tuple[set[str], set[str]]:
+    """The run-table and daily columns a run of ``regime`` has (checked before an experiment
+    runs, so that a misspelt output or series is an error, not a silent column of zeros)."""
+    grades = [f"grade_{b.label}" for b in regime.bands] + ["grade_unscored"]
+    sanctions = [s.name for s in regime.sanctions]
+    lists = [x.name for x in regime.lists]
+    row = {*LABELS, "persons", "firms", "scale", *grades}
+    for p in ("sanction_", "sanction_days_", "false_sanction_days_", "link_sanction_"):
+        row |= {p + s for s in sanctions}
+    row |= {f"list_{x}" for x in lists}
+    daily = {*FIXED_DAILY, *grades}
+    for p in ("sanction_", "false_sanction_", "link_sanction_"):
+        daily |= {p + s for s in sanctions}
+    daily |= {f"list_{x}" for x in lists} | {f"false_list_{x}" for x in lists}
+    return row, daily
+
+
 def label(metric: str) -> str:
     """A metric's plain-English label (its column name when it has none)."""
     if metric in LABELS:

@@ -107,6 +107,8 @@ class ExperimentResults:
                                f"restricted, or runs missing)")
                 continue
             df = fn(y)
+            if df is not None and df.attrs.get("note"):
+                self.notes.add(f"{o}: {df.attrs['note']}")
             if df is not None and len(df):
                 df.insert(0, "output", o)
                 frames.append(df)
