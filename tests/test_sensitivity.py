@@ -153,3 +153,21 @@ def test_main_effects_on_a_sample_use_the_outer_quintiles():
     assert r.loc["a_x", "swing"] == pytest.approx(8.0, abs=0.2)
     assert r.loc["a_x", "low_value"] == pytest.approx(0.1, abs=0.02)
     assert abs(r.loc["a_y", "swing"]) < 1.5
+
+
+def test_seed_noise_share_excludes_a_shift_common_to_every_point():
+    """y = point effect + a per-seed shift + noise: seed_share counts the shift, seed_noise_share
+    only the noise (the analytic share var_noise / (var_point + var_shift + var_noise), with the
+    shift's variance estimated from the K seeds drawn)."""
+    from credsim.experiment.sensitivity import seed_noise_share
+
+    rng = np.random.default_rng(7)
+    p, k = 4000, 3
+    point = rng.normal(0, 2.0, (p, 1))
+    shift = np.array([[0.0, 5.0, -5.0]])
+    noise = rng.normal(0, 0.5, (p, k))
+    y = point + shift + noise
+    total = np.var(y, ddof=1)
+    assert seed_noise_share(y) == pytest.approx(0.25 / total, rel=0.08)
+    assert seed_share(y) > 0.8  # the shift dominates the within-point variance
+    assert seed_noise_share(y[:, :1]) is None

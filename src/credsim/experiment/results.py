@@ -156,6 +156,20 @@ class ExperimentResults:
             out[o] = seed_share(y) if np.isfinite(y).all() else None
         return out
 
+    @cached_property
+    def seed_noise_share(self) -> dict[str, float | None] | None:
+        """Per output: the point x seed part of the seeds' share (a shift common to every point,
+        which common random numbers make possible, excluded): what blurs the indices."""
+        if len(self.meta["seeds"]) < 2 or self.meta["kind"] != "sweep":
+            return None
+        from credsim.experiment.sensitivity import seed_noise_share
+
+        out = {}
+        for o in self.outputs:
+            y = self._matrix(o)
+            out[o] = seed_noise_share(y) if np.isfinite(y).all() else None
+        return out
+
     # ------------------------------------------------------------------ output
     def plot(self, kind: str = "fan", **kw: Any):
         """A matplotlib figure: ``fan`` (series=...), ``differences``, ``sobol``, ``tornado``,
@@ -184,7 +198,8 @@ class ExperimentResults:
             if df is not None:
                 df.to_parquet(self.root / f"{name}.parquet", index=False)
         (self.root / "analysis.json").write_text(json.dumps({
-            "runs": len(self.runs), "seed_share": self.seed_share, "notes": sorted(self.notes),
+            "runs": len(self.runs), "seed_share": self.seed_share,
+            "seed_noise_share": self.seed_noise_share, "notes": sorted(self.notes),
         }, indent=2))
         if report:
             self.report()

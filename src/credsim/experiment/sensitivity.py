@@ -133,6 +133,23 @@ def seed_share(y: np.ndarray) -> float | None:
     return within / total
 
 
+def seed_noise_share(y: np.ndarray) -> float | None:
+    """The part of ``seed_share`` that blurs comparisons between points: with common random
+    numbers a seed can shift every point alike (a seed's main effect), which changes no
+    difference and no Sobol index; what is left is the point x seed interaction. Two-way
+    decomposition without replication: residual variance over total variance, y float[P, K],
+    K >= 2; None when K < 2 or the total variance is 0."""
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 2 or y.shape[1] < 2 or y.shape[0] < 2:
+        return None
+    resid = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    total = float(np.var(y, ddof=1))
+    if not total > 0:
+        return None
+    p, k = y.shape
+    return float((resid ** 2).sum() / ((p - 1) * (k - 1)) / total)
+
+
 def main_effects(points: pd.DataFrame, y: np.ndarray, *, continuous: bool | None = None) -> pd.DataFrame:
     """For a tornado chart from any design: for each factor (column of ``points``), the mean output
     (over seeds and the other factors) at its lowest and at its highest value.
