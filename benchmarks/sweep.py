@@ -64,7 +64,8 @@ def memory(runs: int, workers: int) -> dict:
 
     def sample(root: Path):
         while not stop.is_set():
-            done = sum(1 for _ in (root / "runs").glob("p*/s*.parquet")) if (root / "runs").exists() else 0
+            j = root / "journal.jsonl"
+            done = j.read_bytes().count(b"\n") if j.exists() else 0
             kids = me.children(recursive=True)
             rss_kids = sum(k.memory_info().rss for k in kids if k.is_running()) / 2**20
             samples.append((done, me.memory_info().rss / 2**20, rss_kids))
