@@ -66,7 +66,9 @@ _SET_HELP = ("Change a value by key path, e.g. --set appeals.probability=0.5 or 
 @click.option("--scale", type=float, default=None, help="Override population.scale (1.0 = the nation).")
 @click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help=_SET_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run(scenario, out, workers, dask_address, resume, seed, seeds, scale, sets, quiet):
+@click.option("--force", is_flag=True,
+              help="Run even if the estimated peak memory exceeds the memory available.")
+def run(scenario, out, workers, dask_address, resume, seed, seeds, scale, sets, quiet, force):
     """Run SCENARIO (a TOML file) and write the run directory with its report."""
     try:
         changes = _changes(sets, seed, scale)
@@ -79,11 +81,22 @@ def run(scenario, out, workers, dask_address, resume, seed, seeds, scale, sets, 
     from credsim.sim import Sim
 
     out = out or Path("runs") / sc.name
-    res = Sim(sc).run(out, workers=workers, dask=dask_address, resume=resume, progress=not quiet)
+    res = Sim(sc).run(out, workers=workers, dask=dask_address, resume=resume, progress=not quiet,
+                      force=force)
     s = res.summary
     click.echo(f"wrote {out}/ (report: {out / 'report.html'})")
     fd = s["final_day"]
     click.echo("final day: " + ", ".join(f"{g} {n:,}" for g, n in fd["grades"].items() if n))
+
+
+def _estimate_line(path: Path) -> str:
+    """The resource estimate of a valid scenario file, on the default workers."""
+    from credsim.estimate import estimate
+    from credsim.scenario import Scenario
+    from credsim.sim import Sim
+
+    est = estimate(Sim(Scenario.from_file(path)))
+    return est.line() + ("" if est.fits else f"\n  warning: {est.too_big()}")
 
 
 def _changes(sets: tuple[str, ...], seed: int | None = None, scale: float | None = None) -> dict:
@@ -308,6 +321,8 @@ def validate(files, kind, catalogue):
         try:
             got, note = check_file(f, kind, catalogue)
             click.echo(f"{f}: valid {got}" + (f" ({note})" if note else ""))
+            if got == "scenario":
+                click.echo(f"  {_estimate_line(f)}")
         except ConfigError as exc:
             click.echo(str(exc), err=True)
             bad += 1
