@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
@@ -29,6 +30,16 @@ TOP_RESTRICTIONS = 3
 KIND_STYLE = {"restriction": "-", "shaming": "--", "privilege": ":"}
 
 _THOUSANDS = FuncFormatter(lambda v, _pos: f"{v:,.0f}")
+
+
+def _compact(v: float, _pos=None) -> str:
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:g}{unit}"
+    return f"{v:g}"
+
+
+_COMPACT = FuncFormatter(_compact)
 
 
 # -------------------------------------------------------------------- helpers
@@ -135,8 +146,9 @@ def _grade_log(res: RunView, ax: Axes, grades, shares) -> None:
         s = s.where(s > 0)
         if not s.notna().any():
             continue
-        ax.plot(bd["day"], s, color=colours[k], lw=1.6, marker=MARKERS[k % len(MARKERS)], ms=4,
-                markevery=(k * step // max(1, len(grades)), step), label=g)
+        ax.plot(bd["day"], s, color=colours[k], lw=1.8, marker=MARKERS[k % len(MARKERS)], ms=5,
+                markevery=(k * step // max(1, len(grades)), step), label=g, mec="0.25", mew=0.6,
+                path_effects=[patheffects.Stroke(linewidth=3, foreground="0.35"), patheffects.Normal()])
         drawn += 1
     empty = [g for g, s in zip(grades, shares, strict=True) if not (s > 0).any()]
     ax.set_yscale("log")
@@ -179,7 +191,8 @@ def _sanction_lines(res: RunView, ax: Axes, names: list[str], what: str) -> None
         label = f"{_sanction_label(res, name)} ({kind})"
         same = seen.setdefault(np.asarray(y, np.int64).tobytes(), label)
         if same != label:
-            label += f": same counts as {same.rsplit(' (', 1)[0]} (drawn over it)"
+            first = same.rsplit(" (", 1)[0]
+            label += f": same counts as '{first[:40]}{'...' if len(first) > 40 else ''}'"
         # markers at staggered days: lines with the same counts stay visible and tellable
         ax.plot(bd["day"], y, KIND_STYLE.get(kind, "-."), lw=1.8, label=label,
                 marker=MARKERS[k % len(MARKERS)], ms=5, markevery=(k * step // max(1, len(names)), step))
@@ -245,9 +258,10 @@ def _act_totals(res: RunView):
 def _acts(res: RunView, ax: Axes | None) -> Figure:
     tot = _act_totals(res)
     shown = tot.head(TOP_ACTS).iloc[::-1]  # largest at the top
-    fig, ax = _axes(ax, (9, max(3.5, 1.6 + 0.45 * len(shown))))
+    fig, ax = _axes(ax, (11, max(3.5, 1.8 + 0.45 * len(shown))))
     what = "Acts over the run: committed vs recorded"
-    _title(ax, res, what + (f" (top {TOP_ACTS} of {len(tot)})" if len(tot) > TOP_ACTS else ""))
+    _title(ax, res, what + (f" (top {TOP_ACTS} of {len(tot)})" if len(tot) > TOP_ACTS else ""),
+           width=60)
     if shown.empty:
         _note(ax, "no acts in this run")
         return fig
@@ -268,9 +282,11 @@ def _acts(res: RunView, ax: Axes | None) -> Figure:
             share = 100 * shown["recorded"] / shown["true"].where(shown["true"] > 0)
             ax.bar_label(bars, labels=["" if np.isnan(s) else f" {_pct(s)} recorded" for s in share],
                          fontsize=8)
-    ax.set_yticks(y, [labels.get(str(a), str(a)) for a in shown.index])
+    import textwrap
+
+    ax.set_yticks(y, [textwrap.fill(labels.get(str(a), str(a)), 42) for a in shown.index], fontsize=9)
     ax.set_xlabel(f"acts by simulated {_agents_word(res)}, whole run (count, log scale)")
-    ax.xaxis.set_major_formatter(_THOUSANDS)
+    ax.xaxis.set_major_formatter(_COMPACT)
     ax.set_xlim(0.5, shown[[c for c, _, _ in series]].to_numpy().max() * 8)
     _below_legend(ax, "")
     return fig
@@ -344,7 +360,8 @@ def _share_bars(res: RunView, ax: Axes | None, by: str, persons_only: bool) -> F
     ax.set_xticks(x, [_group_label(n) for n in names] if by == "group" else names)
     ax.set_xlabel(by)
     ax.set_ylabel(f"% of {who.split(' (')[0]} in the {by}")
-    ax.set_ylim(0, max(1.0, float(np.nanmax(shares.to_numpy()))) * 1.15)
+    top = float(np.nanmax(shares.to_numpy())) if shares.size else 0.0
+    ax.set_ylim(0, (top if top > 0 else 1.0) * 1.2)
     _below_legend(ax, "restriction")
     return fig
 
