@@ -300,10 +300,34 @@ def regimes(as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['name']:<20} {row['summary']}")
-        click.echo(f"{'':<20} {row['values']} values, {row['assumptions']} labelled assumptions; "
-                   f"sources: {'; '.join(s[:70] for s in row['sources'][:3])}"
-                   f"{' ...' if len(row['sources']) > 3 else ''}")
+        click.echo("\n".join(_regime_lines(row)))
+
+
+REGIME_SOURCES_SHOWN = 3
+
+
+def _regime_lines(row: dict, width: int = 80) -> list[str]:
+    """One regime for ``credsim regimes``: name and counts, the summary wrapped, then the
+    documents its values cite (a citation up to its first bracket, colon or semicolon), each
+    shortened at a word boundary: lines of at most ``width`` characters."""
+    import re
+    import textwrap
+
+    docs = list(dict.fromkeys(re.split(r" \(|; |: ", s, maxsplit=1)[0].strip() for s in row["sources"]))
+    n = len(row["sources"])
+    head = (f"{row['name']}: {row['values']} values, {row['assumptions']} labelled assumptions, "
+            f"{n} with a source")
+    lines = textwrap.wrap(head, width, subsequent_indent="    ")
+    lines += textwrap.wrap(row["summary"], width, initial_indent="  ", subsequent_indent="  ")
+    if not docs:
+        lines.append("  no sources: every value is a labelled assumption")
+    else:
+        lines.append(f"  cites {len(docs)} document{'' if len(docs) == 1 else 's'}:")
+    for doc in docs[:REGIME_SOURCES_SHOWN]:
+        lines.append("  - " + textwrap.shorten(doc, width - 4, placeholder=" ..."))
+    if len(docs) > REGIME_SOURCES_SHOWN:
+        lines.append(f"  - and {len(docs) - REGIME_SOURCES_SHOWN} more (credsim regimes --json)")
+    return lines + [""]
 
 
 @main.command()
