@@ -32,12 +32,13 @@ MB = 2**20
 # cache; the figures and the runs are in docs/reference.md, "Resource estimate".
 PARENT_BASE_MB = 260.0  # credsim run's process: Python, NumPy, Numba, pandas, pyarrow, matplotlib
 WORKER_BASE_MB = 150.0  # a spawned worker with the kernels loaded from the cache
-TABLES_FACTOR = 6.0  # daily/acts tables, Parquet and plots: bytes per byte of the reduction
-START_SECONDS = 4.0  # imports, planning, spawning workers, loading the kernels
+TABLES_FACTOR = 3.0  # daily/acts tables, Parquet and plots: bytes per byte of the reduction
+START_SECONDS = 6.0  # imports, planning, spawning workers, loading the kernels
 REPORT_SECONDS = 3.0  # Parquet, summary, plots and report of a small run
 NS_PER_AGENT_DAY = 1.6  # one core, an agent-day with no event (every mechanism on)
 NS_PER_EVENT = 200.0  # one core, an event (act, detection, points, standing, counts)
 NS_PER_TABLE_CELL = 40.0  # reduction, collect and tables: per (province, day, group, grade) cell
+COMMUNITY_SECONDS = 0.08  # per community: synthesis set-up, output arrays, result to the parent
 # Compiling from an empty cache (README, "first run"): the kernel with every mechanism 135 s,
 # the lean one 138 s, the link and peer kernels 6 s; synthesis, tally, couple a few seconds.
 COMPILE_SECONDS = {"kernel": 140.0, "helpers": 15.0}
@@ -189,7 +190,9 @@ def estimate(sim: Sim, workers: int | None = None, dask: str | None = None) -> E
     agents = plan.persons + plan.firms
     biggest = max(comms, key=lambda c: c.agents)
     comm_mb = community_bytes(spec, biggest.persons, biggest.firms, threads) / MB
-    provinces = len(plan.provinces)
+    # the reduction holds every province, but the pages of those with no community are never
+    # written (np.zeros), so they cost no memory; the tables hold the provinces simulated
+    provinces = len({c.province for c in comms}) or 1
     red_mb = reduction_bytes(spec, provinces, len(sim.catalogue.acts),
                              sim.regime.score.max - sim.regime.score.min + 1) / MB
     parent = PARENT_BASE_MB + red_mb * (1 + TABLES_FACTOR)
@@ -203,7 +206,9 @@ def estimate(sim: Sim, workers: int | None = None, dask: str | None = None) -> E
     cells = provinces * spec.days * 5 * (spec.n_grades + 1)
     sc = sim.scenario
     runs = 2 if sc.output.chilling_baseline and sc.response.chilling > 0 else 1
-    seconds = START_SECONDS + runs * (compute + cells * NS_PER_TABLE_CELL * 1e-9) + REPORT_SECONDS
+    setup = len(comms) * COMMUNITY_SECONDS / max(1, min(n_workers, len(comms)))
+    seconds = (START_SECONDS + runs * (compute + setup + cells * NS_PER_TABLE_CELL * 1e-9)
+               + REPORT_SECONDS)
     return Estimate(agents=agents, agent_days=agents * spec.days, communities=len(comms),
                     workers=n_workers, events=int(round(events)), peak_mb=peak, seconds=seconds,
                     compile_seconds=compile_seconds(sim, spec), available_mb=available_mb())
