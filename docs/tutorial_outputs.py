@@ -77,7 +77,7 @@ def shell_line(cmd: str) -> str:
 def run(cmd: str) -> str:
     env = {**os.environ, "COLUMNS": "100", "TERM": "dumb"}
     p = subprocess.run(shell_line(cmd), shell=True, cwd=ROOT, env=env, text=True,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                       capture_output=True)
     if p.returncode not in (0, 2):  # 2: the errors a tutorial shows on purpose
         raise SystemExit(f"{cmd} failed ({p.returncode}):\n{p.stderr[-2000:]}")
     out = p.stdout if p.stdout.strip() or p.returncode == 0 else p.stderr
@@ -97,7 +97,8 @@ def main() -> None:
         if a.only and a.only not in cmd:
             continue
         print(f"running: {cmd}", file=sys.stderr, flush=True)
-        blocks.append((start, end, cmd, [f"$ {cmd}", *run(cmd).splitlines()]))
+        out = [x.rstrip() for x in run(cmd).splitlines()]  # rich pads its titles
+        blocks.append((start, end, cmd, [f"$ {cmd}", *out]))
     for start, end, cmd, new in reversed(blocks):  # from the end: line numbers stay valid
         if lines[start + 1:end] != new:
             stale.append(cmd)

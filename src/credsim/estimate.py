@@ -64,8 +64,9 @@ class Estimate:
 
     def line(self) -> str:
         """One line for a person about to run it."""
-        avail = (f" of {self.available_mb:,.0f} MB available" if self.available_mb is not None
-                 else "")
+        # the memory available only when it is tight (it changes from one second to the next)
+        tight = self.available_mb is not None and self.peak_mb > self.available_mb / 2
+        avail = f" of {self.available_mb:,.0f} MB available" if tight else ""
         comp = (f"; compiling the kernels first, about {_duration(self.compile_seconds)} "
                 "(once: cached on disk afterwards)" if self.compile_seconds else "")
         return (f"estimate: {self.agents:,} agents x {self.agent_days // max(1, self.agents):,} days "

@@ -86,8 +86,8 @@ def _below_legend(ax: Axes, title: str) -> None:
     handles, labels = ax.get_legend_handles_labels()
     n = len(handles)
     # long labels wrap, and fewer columns keep the legend as wide as the figure at most
-    labels = [textwrap.fill(lab, 36) for lab in labels]
     ncol = 1 if n <= 3 else 2
+    labels = [textwrap.fill(lab, 36 if ncol == 2 else 90) for lab in labels]
     # anchored at the bottom of the axes and padded in font units, clear of the tick labels and
     # x label whatever the axes' height
     ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=3.6,
@@ -180,22 +180,32 @@ def _grade_stack(res: RunView, ax: Axes, grades, shares) -> None:
     _title(ax, res, "Grades over time")
 
 
+def _same_series(res: RunView, names: list[str]) -> list[list[str]]:
+    """The sanctions grouped by identical daily counts (first appearance order): sanctions given
+    together (one grade, one list) draw one line, labelled with all of their names, instead of
+    lines drawn over each other."""
+    bd = res.by_day
+    groups: dict[bytes, list[str]] = {}
+    for name in names:
+        groups.setdefault(np.asarray(bd[f"sanction_{name}"], np.int64).tobytes(), []).append(name)
+    return list(groups.values())
+
+
 def _sanction_lines(res: RunView, ax: Axes, names: list[str], what: str) -> None:
     bd = res.by_day
     kinds = res.meta.get("sanction_kinds", {})
+    groups = _same_series(res, names)
     step = max(1, len(bd) // 10)
-    seen: dict[bytes, str] = {}  # each series drawn, to tell lines drawn over each other
-    for k, name in enumerate(names):
-        kind = kinds.get(name, "restriction")
-        y = bd[f"sanction_{name}"]
-        label = f"{_sanction_label(res, name)} ({kind})"
-        same = seen.setdefault(np.asarray(y, np.int64).tobytes(), label)
-        if same != label:
-            first = same.rsplit(" (", 1)[0]
-            label += f": same counts as '{first[:40]}{'...' if len(first) > 40 else ''}'"
-        # markers at staggered days: lines with the same counts stay visible and tellable
-        ax.plot(bd["day"], y, KIND_STYLE.get(kind, "-."), lw=1.8, label=label,
-                marker=MARKERS[k % len(MARKERS)], ms=5, markevery=(k * step // max(1, len(names)), step))
+    for k, group in enumerate(groups):
+        kind_set = sorted({kinds.get(n, "restriction") for n in group})
+        kind = kind_set[0] if len(kind_set) == 1 else "mixed"
+        label = "; ".join(_sanction_label(res, n) for n in group)
+        if len(group) > 1:
+            label = f"{len(group)} with the same counts: {label}"
+        # markers at staggered days tell lines apart where they run close together
+        ax.plot(bd["day"], bd[f"sanction_{group[0]}"], KIND_STYLE.get(kind, "-."), lw=1.8,
+                label=f"{label} ({', '.join(kind_set)})", marker=MARKERS[k % len(MARKERS)], ms=5,
+                markevery=(k * step // max(1, len(groups)), step))
     _below_legend(ax, "sanction (kind)")
     ax.set_xlabel("day of simulation")
     ax.set_ylabel(f"simulated {_agents_word(res)}")
@@ -205,6 +215,19 @@ def _sanction_lines(res: RunView, ax: Axes, names: list[str], what: str) -> None
     _title(ax, res, what)
 
 
+def _legend_height(res: RunView, names: list[str]) -> float:
+    """Inches the legend under a sanctions panel needs (wrapped labels, two columns)."""
+    import textwrap
+
+    groups = _same_series(res, names)
+    width = 36 if len(groups) > 3 else 90
+    rows = 0
+    for group in groups:
+        text = "; ".join(_sanction_label(res, n) for n in group) + " (restriction)"
+        rows += len(textwrap.wrap(text, width)) + 0.4
+    return 0.8 + 0.16 * rows / (1 if len(groups) <= 3 else 2)
+
+
 def _sanctions(res: RunView, ax: Axes | None) -> Figure:
     names = res.meta["sanctions"]
     kinds = res.meta.get("sanction_kinds", {})
@@ -212,12 +235,14 @@ def _sanctions(res: RunView, ax: Axes | None) -> Figure:
     others = [s for s in names if s not in privileges]
     if ax is None and privileges and others:
         # privileges usually cover most people: a panel of their own keeps restrictions readable
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 9), sharex=True, layout="constrained")
+        h = (4, 4 + _legend_height(res, others), 4 + _legend_height(res, privileges))
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, h[1] + h[2]), sharex=True,
+                                          layout="constrained", height_ratios=h[1:])
         _sanction_lines(res, top, others, "Under each restriction or shaming measure over time")
         _sanction_lines(res, bottom, privileges, "Holding each privilege over time")
         top.tick_params(labelbottom=True)
         return fig
-    fig, ax = _axes(ax, (9, 5))
+    fig, ax = _axes(ax, (9, 4 + _legend_height(res, names)))
     if not names:
         _note(ax, "this regime has no sanctions")
         _title(ax, res, "Under each sanction over time")
