@@ -10,6 +10,7 @@ table.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -47,8 +48,8 @@ def tree_rss_mb(pid: int) -> float:
     return total / 2**20
 
 
-def measure(args: list[str]) -> tuple[float, float]:
-    """(peak MB of the process tree, wall seconds) of ``credsim run ARGS -q -o TMP``."""
+def measure(args: list[str]) -> tuple[float, float, int]:
+    """(peak MB of the process tree, wall seconds, events) of ``credsim run ARGS -q -o TMP``."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "credsim.cli", "run", *args, "-q", "-o", str(Path(tmp) / "r")]
         t0 = time.perf_counter()
@@ -60,7 +61,8 @@ def measure(args: list[str]) -> tuple[float, float]:
         wall = time.perf_counter() - t0
         if p.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode})")
-    return peak, wall
+        meta = json.loads((Path(tmp) / "r" / "meta.json").read_text(encoding="utf-8"))
+    return peak, wall, int(meta["performance"]["events"])
 
 
 def predicted(args: list[str]):
@@ -81,14 +83,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="run labels to measure (default: all)")
     a = ap.parse_args()
-    print("| run | agents | events (est.) | peak MB est. / measured | time s est. / measured |")
+    print("| run | agents | events est. / run | peak MB est. / measured | time s est. / measured |")
     print("|---|---|---|---|---|")
     for label, args in RUNS:
         if a.only and label not in a.only:
             continue
         est = predicted(args)
-        peak, wall = measure(args)
-        print(f"| {label} | {est.agents:,} | {est.events:,} | {est.peak_mb:,.0f} / {peak:,.0f} "
+        peak, wall, events = measure(args)
+        print(f"| {label} | {est.agents:,} | {est.events:,} / {events:,} | {est.peak_mb:,.0f} / {peak:,.0f} "
               f"(x{est.peak_mb / peak:.2f}) | {est.seconds:,.1f} / {wall:,.1f} "
               f"(x{est.seconds / wall:.2f}) |", flush=True)
 
