@@ -106,11 +106,9 @@ def test_compiling_announced_on_a_cold_cache(monkeypatch):
 def test_cold_cache_compiles_in_the_parent_first(monkeypatch, capsys):
     """With several workers on a cold cache the parent compiles (a slice of the first
     community) before any worker starts."""
-    import credsim.warmup as warmup
-
     calls = []
     monkeypatch.setattr(est_mod, "kernel_cached", lambda features, cache_dir=None: False)
-    monkeypatch.setattr(warmup, "warm_spec", lambda spec, c: calls.append(c.index) or 0.0)
+    monkeypatch.setattr(est_mod, "warm_spec", lambda spec, c: calls.append(c.index) or 0.0)
     sim = _sim(10_000)
     sim._check_resources(2, None, False, True)
     assert calls == [sim.plan.communities[0].index]

@@ -16,13 +16,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.engine import EngineSpec
-    from credsim.sim import Sim
+
+# ``sim`` arguments are ``credsim.sim.Sim`` objects (not imported: sim imports this module)
+Sim = Any
 
 MB = 2**20
 
@@ -261,3 +263,23 @@ def compile_seconds(sim: Sim, spec: EngineSpec | None = None) -> float:
     if cached is None or cached:
         return 0.0
     return COMPILE_SECONDS["kernel"] + COMPILE_SECONDS["helpers"]
+
+
+def warm_spec(spec, community) -> float:
+    """Compile (or load) every kernel a run of ``spec`` calls, in this process, on a slice of
+    ``community`` (at most 2,000 persons and 200 firms, the same link plan, results thrown
+    away): what the parent does before starting workers on a cold cache, so that each kernel is
+    compiled once, not once per worker. Returns the seconds it took."""
+    import time
+    from dataclasses import replace
+
+    from credsim.engine import release_scratch, run_community
+
+    t0 = time.perf_counter()
+    small = replace(community, persons=min(community.persons, 2_000),
+                    firms=min(community.firms, 200 if community.firms else 0))
+    try:
+        run_community(spec, small)
+    finally:
+        release_scratch()
+    return time.perf_counter() - t0

@@ -197,8 +197,7 @@ class Sim:
 
     def _check_resources(self, workers, dask, force: bool, progress: bool) -> None:
         from credsim.errors import ResourceError
-        from credsim.estimate import estimate
-        from credsim.warmup import warm_spec
+        from credsim.estimate import estimate, warm_spec
 
         est = estimate(self, workers, dask)
         if progress:

@@ -47,21 +47,3 @@ def warm_all(jobs: int = 2) -> dict[str, float]:
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn")) as pool:
         return dict(zip(KINDS, pool.map(warm, KINDS), strict=True))
 
-
-def warm_spec(spec, community) -> float:
-    """Compile (or load) every kernel a run of ``spec`` calls, in this process, on a slice of
-    ``community`` (at most 2,000 persons and 200 firms, the same link plan, results thrown
-    away): what the parent does before starting workers on a cold cache, so that each kernel is
-    compiled once, not once per worker. Returns the seconds it took."""
-    from dataclasses import replace
-
-    from credsim.engine import release_scratch, run_community
-
-    t0 = time.perf_counter()
-    small = replace(community, persons=min(community.persons, 2_000),
-                    firms=min(community.firms, 200 if community.firms else 0))
-    try:
-        run_community(spec, small)
-    finally:
-        release_scratch()
-    return time.perf_counter() - t0
