@@ -273,3 +273,14 @@ def test_tutorial_marker_errors():
         mod.markers("<!-- output credsim regimes -->\n```\n```\n")
     assert mod.programs("credsim regimes | head -n 16") == [["credsim", "regimes"], ["head", "-n", "16"]]
     assert shlex.split(mod.shell_line("credsim regimes"))[1:3] == ["-m", "credsim.cli"]
+
+
+def test_warm_restores_the_kernel_choice():
+    """``credsim compile --jobs 1`` warms every kind in one process: the lean kind must not
+    leave the lean kernel forced for the links kind (it failed the end-of-run check)."""
+    from credsim import engine
+    from credsim.warmup import warm
+
+    chosen = engine.mechanism_features
+    warm("lean")
+    assert engine.mechanism_features is chosen
