@@ -66,7 +66,9 @@ _SET_HELP = ("Change a value by key path, e.g. --set appeals.probability=0.5 or 
 @click.option("--scale", type=float, default=None, help="Override population.scale (1.0 = the nation).")
 @click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help=_SET_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run(scenario, out, workers, dask_address, resume, seed, seeds, scale, sets, quiet):
+@click.option("--force", is_flag=True,
+              help="Run even if the estimated peak memory exceeds the memory available.")
+def run(scenario, out, workers, dask_address, resume, seed, seeds, scale, sets, quiet, force):
     """Run SCENARIO (a TOML file) and write the run directory with its report."""
     try:
         changes = _changes(sets, seed, scale)
@@ -79,11 +81,22 @@ def run(scenario, out, workers, dask_address, resume, seed, seeds, scale, sets, 
     from credsim.sim import Sim
 
     out = out or Path("runs") / sc.name
-    res = Sim(sc).run(out, workers=workers, dask=dask_address, resume=resume, progress=not quiet)
+    res = Sim(sc).run(out, workers=workers, dask=dask_address, resume=resume, progress=not quiet,
+                      force=force)
     s = res.summary
     click.echo(f"wrote {out}/ (report: {out / 'report.html'})")
     fd = s["final_day"]
     click.echo("final day: " + ", ".join(f"{g} {n:,}" for g, n in fd["grades"].items() if n))
+
+
+def _estimate_line(path: Path) -> str:
+    """The resource estimate of a valid scenario file, on the default workers."""
+    from credsim.estimate import estimate
+    from credsim.scenario import Scenario
+    from credsim.sim import Sim
+
+    est = estimate(Sim(Scenario.from_file(path)))
+    return est.line() + ("" if est.fits else f"\n  warning: {est.too_big()}")
 
 
 def _changes(sets: tuple[str, ...], seed: int | None = None, scale: float | None = None) -> dict:
@@ -287,10 +300,34 @@ def regimes(as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['name']:<20} {row['summary']}")
-        click.echo(f"{'':<20} {row['values']} values, {row['assumptions']} labelled assumptions; "
-                   f"sources: {'; '.join(s[:70] for s in row['sources'][:3])}"
-                   f"{' ...' if len(row['sources']) > 3 else ''}")
+        click.echo("\n".join(_regime_lines(row)))
+
+
+REGIME_SOURCES_SHOWN = 3
+
+
+def _regime_lines(row: dict, width: int = 80) -> list[str]:
+    """One regime for ``credsim regimes``: name and counts, the summary wrapped, then the
+    documents its values cite (a citation up to its first bracket, colon or semicolon), each
+    shortened at a word boundary: lines of at most ``width`` characters."""
+    import re
+    import textwrap
+
+    docs = list(dict.fromkeys(re.split(r" \(|; |: ", s, maxsplit=1)[0].strip() for s in row["sources"]))
+    n = len(row["sources"])
+    head = (f"{row['name']}: {row['values']} values, {row['assumptions']} labelled assumptions, "
+            f"{n} with a source")
+    lines = textwrap.wrap(head, width, subsequent_indent="    ")
+    lines += textwrap.wrap(row["summary"], width, initial_indent="  ", subsequent_indent="  ")
+    if not docs:
+        lines.append("  no sources: every value is a labelled assumption")
+    else:
+        lines.append(f"  cites {len(docs)} document{'' if len(docs) == 1 else 's'}:")
+    for doc in docs[:REGIME_SOURCES_SHOWN]:
+        lines.append("  - " + textwrap.shorten(doc, width - 4, placeholder=" ..."))
+    if len(docs) > REGIME_SOURCES_SHOWN:
+        lines.append(f"  - and {len(docs) - REGIME_SOURCES_SHOWN} more (credsim regimes --json)")
+    return lines + [""]
 
 
 @main.command()
@@ -308,6 +345,8 @@ def validate(files, kind, catalogue):
         try:
             got, note = check_file(f, kind, catalogue)
             click.echo(f"{f}: valid {got}" + (f" ({note})" if note else ""))
+            if got == "scenario":
+                click.echo(f"  {_estimate_line(f)}")
         except ConfigError as exc:
             click.echo(str(exc), err=True)
             bad += 1

@@ -42,3 +42,8 @@ def problem(loc: Iterable[str | int], message: str, value: object = ...) -> str:
     if value is ...:
         return f"{where}: {message}"
     return f"{where}: {value!r} {message}"
+
+
+class ResourceError(ConfigError):
+    """A run would not fit in the memory available (``source`` is the scenario's name); nothing
+    was allocated. ``credsim run --force`` (``Sim.run(force=True)``) runs it anyway."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
@@ -31,6 +32,16 @@ KIND_STYLE = {"restriction": "-", "shaming": "--", "privilege": ":"}
 _THOUSANDS = FuncFormatter(lambda v, _pos: f"{v:,.0f}")
 
 
+def _compact(v: float, _pos=None) -> str:
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:g}{unit}"
+    return f"{v:g}"
+
+
+_COMPACT = FuncFormatter(_compact)
+
+
 # -------------------------------------------------------------------- helpers
 def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
@@ -39,10 +50,13 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _title(ax: Axes, res: RunView, what: str) -> None:
+def _title(ax: Axes, res: RunView, what: str, width: int = 80) -> None:
+    """The plot's title and, below, the regime and scenario, each wrapped to fit the figure."""
+    import textwrap
+
     m = res.meta
-    ax.set_title(f"{what}\n{m.get('regime_title', m.get('regime', ''))} · scenario {m.get('scenario', '')}",
-                 fontsize=11)
+    sub = f"{m.get('regime_title', m.get('regime', ''))} · scenario {m.get('scenario', '')}"
+    ax.set_title("\n".join([textwrap.fill(what, width), textwrap.fill(sub, width + 10)]), fontsize=11)
 
 
 def _note(ax: Axes, text: str) -> None:
@@ -72,8 +86,8 @@ def _below_legend(ax: Axes, title: str) -> None:
     handles, labels = ax.get_legend_handles_labels()
     n = len(handles)
     # long labels wrap, and fewer columns keep the legend as wide as the figure at most
-    labels = [textwrap.fill(lab, 36) for lab in labels]
     ncol = 1 if n <= 3 else 2
+    labels = [textwrap.fill(lab, 36 if ncol == 2 else 90) for lab in labels]
     # anchored at the bottom of the axes and padded in font units, clear of the tick labels and
     # x label whatever the axes' height
     ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=3.6,
@@ -89,13 +103,70 @@ def _group_label(g: str) -> str:
 
 
 # -------------------------------------------------------------------- kinds
-def _grades(res: RunView, ax: Axes | None) -> Figure:
-    fig, ax = _axes(ax, (9, 5))
+DOMINANT_SHARE = 90.0  # % of scored agents in one grade above which the grades get a log panel
+MARKERS = "osD^vP*Xh<>"
+
+
+def _grade_shares(res: RunView):
     bd = res.by_day
     grades = [g for g in res.meta["grades"] if g != UNSCORED]  # best first
     scored = bd["scored"].where(bd["scored"] > 0)
     shares = [100 * bd.get(f"grade_{g}", 0 * bd["day"]) / scored for g in grades]
-    colours = plt.get_cmap("RdYlGn")(np.linspace(0.9, 0.1, len(grades))) if grades else []
+    return grades, shares
+
+
+def _grades(res: RunView, ax: Axes | None) -> Figure:
+    grades, shares = _grade_shares(res)
+    top = max((float(s.max()) for s in shares if s.notna().any()), default=0.0)
+    if ax is None and top >= DOMINANT_SHARE and len(grades) > 1:
+        # one grade holds (almost) everyone: the stack is a solid block, so a second panel shows
+        # every grade's share on a log scale, where 0.1% and 1% are as far apart as 10% and 100%
+        fig, (ax, low) = plt.subplots(2, 1, figsize=(9, 9), sharex=True, layout="constrained",
+                                      height_ratios=(1, 1.3))
+        _grade_stack(res, ax, grades, shares)
+        _grade_log(res, low, grades, shares)
+        ax.tick_params(labelbottom=True)
+        return fig
+    fig, ax = _axes(ax, (9, 5))
+    _grade_stack(res, ax, grades, shares)
+    return fig
+
+
+def _grade_colours(grades):
+    return plt.get_cmap("RdYlGn")(np.linspace(0.9, 0.1, len(grades))) if grades else []
+
+
+def _grade_log(res: RunView, ax: Axes, grades, shares) -> None:
+    bd = res.by_day
+    colours = _grade_colours(grades)
+    n = len(bd)
+    step = max(1, n // 12)
+    drawn = 0
+    for k, (g, s) in enumerate(zip(grades, shares, strict=True)):
+        s = s.where(s > 0)
+        if not s.notna().any():
+            continue
+        ax.plot(bd["day"], s, color=colours[k], lw=1.8, marker=MARKERS[k % len(MARKERS)], ms=5,
+                markevery=(k * step // max(1, len(grades)), step), label=g, mec="0.25", mew=0.6,
+                path_effects=[patheffects.Stroke(linewidth=3, foreground="0.35"), patheffects.Normal()])
+        drawn += 1
+    empty = [g for g, s in zip(grades, shares, strict=True) if not (s > 0).any()]
+    ax.set_yscale("log")
+    ax.set_ylabel(f"share of scored {_agents_word(res)} (%, log scale)")
+    ax.set_xlabel("day of simulation")
+    ax.set_xlim(bd["day"].min(), bd["day"].max())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.grid(True, which="major", axis="y", alpha=0.3)
+    note = f"never held: {', '.join(empty)}" if empty else ""
+    ax.set_title("Each grade's share on a log scale (one grade holds almost everyone)"
+                 + (f"\n{note}" if note else ""), fontsize=10)
+    if drawn:
+        ax.legend(title="grade", loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
+
+
+def _grade_stack(res: RunView, ax: Axes, grades, shares) -> None:
+    bd = res.by_day
+    colours = _grade_colours(grades)
     # stack from the worst grade up, so the best grade is on top
     ax.stackplot(bd["day"], *[s.fillna(0) for s in shares[::-1]], labels=grades[::-1],
                  colors=list(colours[::-1]), alpha=0.9)
@@ -107,16 +178,34 @@ def _grades(res: RunView, ax: Axes | None) -> Figure:
     ax.set_xlabel("day of simulation")
     ax.set_ylabel(f"share of scored {_agents_word(res)} (%)")
     _title(ax, res, "Grades over time")
-    return fig
+
+
+def _same_series(res: RunView, names: list[str]) -> list[list[str]]:
+    """The sanctions grouped by identical daily counts (first appearance order): sanctions given
+    together (one grade, one list) draw one line, labelled with all of their names, instead of
+    lines drawn over each other."""
+    bd = res.by_day
+    groups: dict[bytes, list[str]] = {}
+    for name in names:
+        groups.setdefault(np.asarray(bd[f"sanction_{name}"], np.int64).tobytes(), []).append(name)
+    return list(groups.values())
 
 
 def _sanction_lines(res: RunView, ax: Axes, names: list[str], what: str) -> None:
     bd = res.by_day
     kinds = res.meta.get("sanction_kinds", {})
-    for name in names:
-        kind = kinds.get(name, "restriction")
-        ax.plot(bd["day"], bd[f"sanction_{name}"], KIND_STYLE.get(kind, "-."), lw=1.8,
-                label=f"{_sanction_label(res, name)} ({kind})")
+    groups = _same_series(res, names)
+    step = max(1, len(bd) // 10)
+    for k, group in enumerate(groups):
+        kind_set = sorted({kinds.get(n, "restriction") for n in group})
+        kind = kind_set[0] if len(kind_set) == 1 else "mixed"
+        label = "; ".join(_sanction_label(res, n) for n in group)
+        if len(group) > 1:
+            label = f"{len(group)} with the same counts: {label}"
+        # markers at staggered days tell lines apart where they run close together
+        ax.plot(bd["day"], bd[f"sanction_{group[0]}"], KIND_STYLE.get(kind, "-."), lw=1.8,
+                label=f"{label} ({', '.join(kind_set)})", marker=MARKERS[k % len(MARKERS)], ms=5,
+                markevery=(k * step // max(1, len(groups)), step))
     _below_legend(ax, "sanction (kind)")
     ax.set_xlabel("day of simulation")
     ax.set_ylabel(f"simulated {_agents_word(res)}")
@@ -126,6 +215,19 @@ def _sanction_lines(res: RunView, ax: Axes, names: list[str], what: str) -> None
     _title(ax, res, what)
 
 
+def _legend_height(res: RunView, names: list[str]) -> float:
+    """Inches the legend under a sanctions panel needs (wrapped labels, two columns)."""
+    import textwrap
+
+    groups = _same_series(res, names)
+    width = 36 if len(groups) > 3 else 90
+    rows = 0
+    for group in groups:
+        text = "; ".join(_sanction_label(res, n) for n in group) + " (restriction)"
+        rows += len(textwrap.wrap(text, width)) + 0.4
+    return 0.8 + 0.16 * rows / (1 if len(groups) <= 3 else 2)
+
+
 def _sanctions(res: RunView, ax: Axes | None) -> Figure:
     names = res.meta["sanctions"]
     kinds = res.meta.get("sanction_kinds", {})
@@ -133,12 +235,14 @@ def _sanctions(res: RunView, ax: Axes | None) -> Figure:
     others = [s for s in names if s not in privileges]
     if ax is None and privileges and others:
         # privileges usually cover most people: a panel of their own keeps restrictions readable
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 9), sharex=True, layout="constrained")
+        h = (4, 4 + _legend_height(res, others), 4 + _legend_height(res, privileges))
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, h[1] + h[2]), sharex=True,
+                                          layout="constrained", height_ratios=h[1:])
         _sanction_lines(res, top, others, "Under each restriction or shaming measure over time")
         _sanction_lines(res, bottom, privileges, "Holding each privilege over time")
         top.tick_params(labelbottom=True)
         return fig
-    fig, ax = _axes(ax, (9, 5))
+    fig, ax = _axes(ax, (9, 4 + _legend_height(res, names)))
     if not names:
         _note(ax, "this regime has no sanctions")
         _title(ax, res, "Under each sanction over time")
@@ -179,9 +283,10 @@ def _act_totals(res: RunView):
 def _acts(res: RunView, ax: Axes | None) -> Figure:
     tot = _act_totals(res)
     shown = tot.head(TOP_ACTS).iloc[::-1]  # largest at the top
-    fig, ax = _axes(ax, (9, max(3.0, 1.2 + 0.45 * len(shown))))
+    fig, ax = _axes(ax, (11, max(3.5, 1.8 + 0.45 * len(shown))))
     what = "Acts over the run: committed vs recorded"
-    _title(ax, res, what + (f" (top {TOP_ACTS} of {len(tot)})" if len(tot) > TOP_ACTS else ""))
+    _title(ax, res, what + (f" (top {TOP_ACTS} of {len(tot)})" if len(tot) > TOP_ACTS else ""),
+           width=60)
     if shown.empty:
         _note(ax, "no acts in this run")
         return fig
@@ -191,16 +296,23 @@ def _acts(res: RunView, ax: Axes | None) -> Figure:
     series = [s for s in series if s[0] in shown]
     y = np.arange(len(shown))
     h = 0.8 / len(series)
+    # a log scale: recorded acts and false records are often 1% of the committed ones or less,
+    # invisible as bars beside them on a linear scale
+    ax.set_xscale("log")
     for k, (col, label, colour) in enumerate(series):
-        bars = ax.barh(y + ((len(series) - 1) / 2 - k) * h, shown[col], h, label=label, color=colour)
+        vals = shown[col].astype(float)
+        bars = ax.barh(y + ((len(series) - 1) / 2 - k) * h, vals.where(vals > 0), h, left=0.5,
+                       label=label, color=colour)
         if col == "recorded":
             share = 100 * shown["recorded"] / shown["true"].where(shown["true"] > 0)
-            ax.bar_label(bars, labels=["" if np.isnan(s) else f" {s:.0f}% recorded" for s in share],
+            ax.bar_label(bars, labels=["" if np.isnan(s) else f" {_pct(s)} recorded" for s in share],
                          fontsize=8)
-    ax.set_yticks(y, [labels.get(str(a), str(a)) for a in shown.index])
-    ax.set_xlabel(f"acts by simulated {_agents_word(res)}, whole run (count)")
-    ax.xaxis.set_major_formatter(_THOUSANDS)
-    ax.set_xlim(0, shown[[c for c, _, _ in series]].to_numpy().max() * 1.25)
+    import textwrap
+
+    ax.set_yticks(y, [textwrap.fill(labels.get(str(a), str(a)), 42) for a in shown.index], fontsize=9)
+    ax.set_xlabel(f"acts by simulated {_agents_word(res)}, whole run (count, log scale)")
+    ax.xaxis.set_major_formatter(_COMPACT)
+    ax.set_xlim(0.5, shown[[c for c, _, _ in series]].to_numpy().max() * 8)
     _below_legend(ax, "")
     return fig
 
@@ -268,14 +380,28 @@ def _share_bars(res: RunView, ax: Axes | None, by: str, persons_only: bool) -> F
     for k, col in enumerate(shares.columns):
         bars = ax.bar(x + (k - (shares.shape[1] - 1) / 2) * w, shares[col], w,
                       label=_sanction_label(res, col.removeprefix("sanction_")))
-        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+        ax.bar_label(bars, labels=[_pct(v, sign=False) for v in shares[col]], fontsize=8)
     names = [str(i) for i in shares.index]
     ax.set_xticks(x, [_group_label(n) for n in names] if by == "group" else names)
     ax.set_xlabel(by)
     ax.set_ylabel(f"% of {who.split(' (')[0]} in the {by}")
-    ax.set_ylim(0, max(1.0, float(np.nanmax(shares.to_numpy()))) * 1.15)
+    top = float(np.nanmax(shares.to_numpy())) if shares.size else 0.0
+    ax.set_ylim(0, (top if top > 0 else 1.0) * 1.2)
     _below_legend(ax, "restriction")
     return fig
+
+
+def _pct(v: float, sign: bool = True) -> str:
+    """A percentage with the digits that tell small values apart (0.12, 0.0034, 12)."""
+    if v is None or not np.isfinite(v):
+        return ""
+    if v == 0:
+        text = "0"
+    elif abs(v) >= 10:
+        text = f"{v:.0f}"
+    else:
+        text = f"{v:.2g}" if abs(v) >= 0.001 else f"{v:.1e}"
+    return text + ("%" if sign else "")
 
 
 def _regions(res: RunView, ax: Axes | None) -> Figure:
@@ -295,6 +421,20 @@ KINDS: dict[str, Callable[[RunView, Axes | None], Figure]] = {
     "regions": _regions,
     "groups": _groups,
 }
+
+
+def applicable(res: RunView, kind: str) -> bool:
+    """Whether ``kind`` has anything to show for this run (the report leaves the others out
+    rather than show an empty frame: lists when the regime has none, restrictions by region
+    or group when it has no restrictions)."""
+    m = res.meta
+    if kind == "lists":
+        return bool(m.get("lists"))
+    if kind == "sanctions":
+        return bool(m.get("sanctions"))
+    if kind in ("regions", "groups"):
+        return any(m.get("sanction_kinds", {}).get(s) == "restriction" for s in m.get("sanctions", []))
+    return True
 
 
 def plot(res: RunView, kind: str, ax: Axes | None = None) -> Figure:

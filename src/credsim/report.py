@@ -276,6 +276,8 @@ def write_plots(res: RunView, plot_dir: Path) -> dict[str, str]:
     plot_dir.mkdir(parents=True, exist_ok=True)
     files = {}
     for kind in plots.KINDS:
+        if not plots.applicable(res, kind):
+            continue  # an empty frame says nothing: the headline tables say it has none
         fig = plots.plot(res, kind)
         try:
             fig.savefig(plot_dir / f"{kind}.png", dpi=DPI)

@@ -111,14 +111,23 @@ class Sim:
         resume: bool = False,
         progress: bool = True,
         by_province: bool = True,
+        force: bool = False,
+        check_resources: bool | None = None,
     ) -> Results:
         """Run every community and return the results; with ``out``, also write the run directory
         (checkpoints as communities finish, then Parquet, summary, plots and report).
         ``by_province=False`` sums the provinces before building the tables (one national row per
         day, group and grade): every national figure is the same, and a small run's reduction is
-        many times cheaper (what experiments use)."""
+        many times cheaper (what experiments use).
+
+        ``check_resources`` (default: when writing a run directory) estimates the run first
+        (``credsim.estimate``), says so with ``progress``, and raises ``ResourceError`` before
+        allocating if its peak memory exceeds the memory available, unless ``force``. On a cold
+        Numba cache with several local workers, the kernels are compiled here first, once."""
         spec = self.engine_spec()
         comms = self.plan.communities
+        if out is not None if check_resources is None else check_resources:
+            self._check_resources(workers, dask, force, progress)
         red = Reduction.empty(
             provinces=len(self.plan.provinces) if by_province else 1, days=spec.days,
             grades=spec.n_grades + 1,
@@ -185,6 +194,26 @@ class Sim:
             _save(res, Path(out), self.scenario)
         bar.summary(perf)
         return res
+
+    def _check_resources(self, workers, dask, force: bool, progress: bool) -> None:
+        from credsim.errors import ResourceError
+        from credsim.estimate import estimate, warm_spec
+
+        est = estimate(self, workers, dask)
+        if progress:
+            print(est.line(), file=sys.stderr)
+        if not est.fits:
+            if not force:
+                raise ResourceError(self.scenario.name, [est.too_big()])
+            print(f"--force: running although {est.too_big().split(': nothing')[0]}", file=sys.stderr)
+        if est.compile_seconds and est.workers > 1 and not dask:
+            if progress:
+                print("compiling the kernels once in this process before starting the workers "
+                      "(they load them from the cache)", file=sys.stderr)
+            t0 = time.perf_counter()
+            warm_spec(self.engine_spec(), self.plan.communities[0])
+            if progress:
+                print(f"compiled in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
     def _prepare(self, out: str | Path, red: Reduction,
                  resume: bool) -> tuple[Checkpoints, list[Community]]:
