@@ -150,10 +150,12 @@ def main() -> int:
         subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(shim), str(out / "shim.c")],
                        check=True)
         # load the kernels natively first (a compile under valgrind would take hours)
-        subprocess.run([sys.executable, "-c", CHILD.format(
+        p = subprocess.run([sys.executable, "-c", CHILD.format(
             shim=str(shim), kernels=(), n=1000, full=args.full,
             scenario_dir=str(HERE / "points_v2"))],
-            check=True, env=env, capture_output=True)
+            env=env, capture_output=True, text=True)
+        if p.returncode:
+            raise SystemExit(f"loading the kernels failed:\n{p.stderr[-4000:]}")
         full, events = _count(sys.executable, shim, args.agents, 1.0, out, env, args.full)
         idle, idle_events = _count(sys.executable, shim, args.agents, 0.001, out, env, args.full)
     n = args.agents
