@@ -20,7 +20,7 @@ def warm(kind: str) -> float:
     """Compile (or load) the kernels of one kind; returns the seconds it took."""
     from pathlib import Path
 
-    from credsim import engine
+    from credsim import engine, sanity
     from credsim.layout import FEAT_ALL
     from credsim.scenario import Scenario
     from credsim.sim import Sim
@@ -38,7 +38,13 @@ def warm(kind: str) -> float:
             "population": {"persons": 2_000, "community_size": 1_000},
             "output": {"report": False, "chilling_baseline": False},
         }, base=Path.cwd())
-        Sim(sc).run(workers=1, progress=False)
+        try:
+            Sim(sc).run(workers=1, progress=False)
+        except sanity.SanityError:
+            # the lean kernel on a scenario that uses mechanisms gives wrong counts, which the
+            # end-of-run check refuses after the kernels ran: compiled all the same
+            if kind != "lean":
+                raise
     return time.perf_counter() - t0
 
 
