@@ -4,7 +4,9 @@ Each kind of kernel (``credsim.warmup.KINDS``: the kernel with every mechanism, 
 and the link and peer-rating kernels) is compiled in a fresh process with an empty cache of its
 own, and the time each compiled function took is printed (Numba's compile events; a function's
 time includes the functions it compiled on the way), then the
-whole of ``credsim compile`` (every kind, 2 processes at once) into one more empty cache.
+whole of ``credsim compile`` (every kind, 2 processes at once) into one more empty cache. Each
+figure is wall time and, in brackets, the processor time the processes used (user + system): on a
+shared machine the second moves much less with the load than the first.
 
     .venv/bin/python benchmarks/compile_time.py [--kinds full lean links] [--no-together]
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -40,6 +43,12 @@ print(json.dumps({"total": total, "functions": dict(took)}))
 """
 
 
+def _cpu() -> float:
+    """Processor seconds used so far by this process's finished children (and theirs)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def _fresh_env(tmp: str, name: str) -> dict:
     return dict(os.environ, NUMBA_CACHE_DIR=os.path.join(tmp, name))
 
@@ -51,18 +60,20 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.kinds:
+            cpu0 = _cpu()
             p = subprocess.run([sys.executable, "-c", CHILD, kind], capture_output=True, text=True,
                                env=_fresh_env(tmp, kind), check=True)
             res = json.loads(p.stdout.strip().splitlines()[-1])
             top = sorted(res["functions"].items(), key=lambda kv: -kv[1])[:6]
-            print(f"{kind}: {res['total']:.1f} s in all; "
+            print(f"{kind}: {res['total']:.1f} s in all ({_cpu() - cpu0:.1f} s cpu); "
                   + ", ".join(f"{name} {sec:.1f} s" for name, sec in top))
         if not args.no_together:
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), _cpu()
             credsim = os.path.join(os.path.dirname(sys.executable), "credsim")
             subprocess.run([credsim, "compile", "--jobs", "2"], check=True,
                            env=_fresh_env(tmp, "together"))
-            print(f"credsim compile (every kind, 2 processes): {time.perf_counter() - t0:.1f} s")
+            print(f"credsim compile (every kind, 2 processes): {time.perf_counter() - t0:.1f} s"
+                  f" ({_cpu() - cpu0:.1f} s cpu)")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 import shutil
 
-from credsim import jitcache, kernel, rng
+from credsim import jitcache, kernel, peer, rng, rules, synthesis, tally
 
 
 def test_kernels_cache_stamp_is_the_package_hash():
@@ -55,3 +55,24 @@ def test_editing_compiled_code_or_what_it_inlines_compiles_afresh(tmp_path):
     base = jitcache.stamp(jitcache.PACKAGE_DIR)
     for k, module in enumerate(("rules", "rng", "layout", "kernel")):
         assert _edited(tmp_path / str(k), module, "\n", "\n# edited\n") != base, module
+
+
+def test_helpers_are_inlined_by_llvm_not_by_numba():
+    """A cold start: Numba's ``inline="always"`` translates a helper again at every call site, and
+    all it inlines with it (a cold compile four times longer). Helpers are compiled once per
+    signature, without reference counting (a call would count every array it reads out of a
+    record), and LLVM inlines them (``forceinline``)."""
+    from numba.core.registry import CPUDispatcher
+
+    helpers = 0
+    for m in (kernel, rules, rng, peer, synthesis, tally):
+        for name, f in vars(m).items():
+            if not isinstance(f, CPUDispatcher) or f.py_func.__module__ != m.__name__:
+                continue
+            opts = f.targetoptions
+            assert opts.get("inline", "never") == "never", name
+            if opts.get("forceinline"):
+                assert opts.get("_nrt") is False, name
+                helpers += 1
+    assert kernel._visit_agent.targetoptions["forceinline"]
+    assert helpers > 40

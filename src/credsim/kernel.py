@@ -11,9 +11,13 @@ contribution and subtracts the old one at d; a prefix sum gives the daily series
 
 Every kernel takes named records (``state``: ``Span``, ``Agents``, ``Visit``, ``State``,
 ``ReachLog``, ``Outputs``, ``Links``; ``compile``: the regime, behaviour and mechanism tables;
-``layout.Measures``): a field is read by name, never by position. The helpers are inlined into
-the kernels (``inline="always"``): a helper compiled on its own would be called with its arrays'
-reference counts, atomic operations on memory both threads share, at every event.
+``layout.Measures``): a field is read by name, never by position. The helpers are compiled on
+their own, once per signature, without reference counting (``_nrt=False``: a call would otherwise
+count a reference to every array it reads out of a record, an atomic add and subtract on memory
+both threads share, at every event), and LLVM inlines them into the kernels
+(``forceinline=True``, LLVM's ``alwaysinline``), so the compiled kernel has no call to a helper.
+Numba's own ``inline="always"`` gave the same code but translated a helper again at every call
+site, and everything it inlines with it: a cold compile took four times longer.
 
 An agent's **standing** is ``(grade, sanctions in force, false sanctions, sanctions held only
 through a link)``: what its contribution to the daily cells depends on besides its score and
@@ -107,7 +111,7 @@ MAX_TARGETS = 63  # agents one agent's links reach at a boundary, at most (the r
 
 
 # ---------------------------------------------------------------- standing and counts
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _standing(R, covered, score, strue, lists, lfalse, spill):
     """(grade, sanctions in force, false sanctions, sanctions held only through a link). The
     true state is derived only when it can differ from the recorded one."""
@@ -121,7 +125,7 @@ def _standing(R, covered, score, strue, lists, lfalse, spill):
     return g, own | spill, own & ~own_true, spill & ~own
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _emit(diff, cell, sd, score, lists, lfalse, sign, scored, ms, restrict):
     """Add (sign +1) or remove (-1) one agent's contribution to a day's cell (thread, day,
     group) at its grade: persons, score sum, under a restriction, under a false one, then per
@@ -149,7 +153,7 @@ def _emit(diff, cell, sd, score, lists, lfalse, sign, scored, ms, restrict):
             k += 1
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _emit_link(diff, cell, sd, sign, ms, restrict):
     """What links add to one agent's contribution: ``_emit`` of its standing less the same
     without the sanctions held only through a link (in force, and through a link only)."""
@@ -167,7 +171,7 @@ def _emit_link(diff, cell, sd, sign, ms, restrict):
         k += 1
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _transition(diff, cell, mode, old, new, scored, ms, restrict):
     """One agent's change from ``old`` to ``new`` (each: standing, score, lists, false lists) in
     the day's cell, counted as ``mode`` says (``COUNT_*``). Returns whether its standing or
@@ -189,7 +193,7 @@ def _transition(diff, cell, mode, old, new, scored, ms, restrict):
     return False
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _mark(flags, i, K, sd, spill, restrict):
     """The agent's ever-flags after a change to standing ``sd`` (``spill``: what reaches it
     through links)."""
@@ -207,7 +211,7 @@ def _mark(flags, i, K, sd, spill, restrict):
 
 
 # ---------------------------------------------------------------- the panel
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _panel_row(out, slot, pid, day, kind, code, rec, sensor):
     """Log one panel row in buffer ``slot`` (the agent's block + 1; 0 for rows written at a
     boundary): its state columns are filled after the day (``_fill_panel``)."""
@@ -223,7 +227,7 @@ def _panel_row(out, slot, pid, day, kind, code, rec, sensor):
     pn[slot] = n + 1
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _fill_panel(out, slot, p_first, score, g, lists, sanc):
     """The state after the day, on every row the day logged."""
     pbuf = out.pbuf
@@ -234,7 +238,7 @@ def _fill_panel(out, slot, p_first, score, g, lists, sanc):
         pbuf[slot, r, P_SANCTIONS] = np.int64(sanc)
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _panel_link(out, slot, pid, day, bits, score, lists, sd):
     """A panel row for a change of what reaches the agent through links."""
     p_first = out.pn[slot]
@@ -243,7 +247,7 @@ def _panel_link(out, slot, pid, day, bits, score, lists, sd):
 
 
 # ---------------------------------------------------------------- acts
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def agent_rate(i, subj, female, watched, B, X, traits, wbuf):
     """Total event rate per day of agent i; fills ``wbuf`` with each group's term."""
     lam = 0.0
@@ -284,7 +288,7 @@ def detection_tables(B, X):
     return pd_tab, f_tab
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _choose(B, wbuf, u, u2):
     """The group (by its share of the agent's rate, ``u`` in [0, lam)) and the act within it
     (``u2`` in [0, 1))."""
@@ -301,7 +305,7 @@ def _choose(B, wbuf, u, u2):
     return g, B.grp_acts[j]
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _near_threshold(score, g, band_min, window):
     K = band_min.shape[0]
     if g > 0 and band_min[g - 1] - score <= window:
@@ -309,7 +313,7 @@ def _near_threshold(score, g, band_min, window):
     return g < K - 1 and score - band_min[g] < window
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _acceptance(R, X, tabs, a, urban, watched, scored, score, g_now, is_elder):
     """(probability the candidate true act a happens, probability a sensor records it) under
     behaviour response: deterrence by the chance of being recorded, chilling of lawful acts the
@@ -326,7 +330,7 @@ def _acceptance(R, X, tabs, a, urban, watched, scored, score, g_now, is_elder):
     return f, pd
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _shadow(i, R, st, acc_t, l_before):
     """The true state after a day's records: the score and lists true records alone would give
     (the listings that rest on false records are ``lfalse``)."""
@@ -336,7 +340,7 @@ def _shadow(i, R, st, acc_t, l_before):
     st.lfalse[i] = (st.lfalse[i] | (new_bits & ~true_bits)) & ~true_bits & st.lists[i]
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _true_after_timer(i, cause, k, R, st, strue):
     """The true score after a timer fired (``strue``: the true scores as the kernel reads them)."""
     if cause == CAUSE_RECOVERY:
@@ -350,7 +354,7 @@ def _true_after_timer(i, cause, k, R, st, strue):
 
 
 # ---------------------------------------------------------------- an agent's visit
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _fresh(i, akey, covered, R, st, linked):
     """An agent's state on day 0 (its initial score drawn when the regime spreads it)."""
     if linked:
@@ -382,7 +386,7 @@ def _fresh(i, akey, covered, R, st, linked):
     return s0
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _reach_changed(i, tid, day, own_new, st, log, linked, logging):
     """The agent's own sanctions that reach others changed on ``day``: mark it for coupling at
     the boundary, or log the change for the replay after the pass."""
@@ -397,7 +401,7 @@ def _reach_changed(i, tid, day, own_new, st, log, linked, logging):
         log.rn[tid] = k + 1  # past the capacity: the caller reruns with epochs
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _modes(fx, span, agents, visit, st):
     """What this call uses, as flags: compiled-out mechanisms are constants False."""
     f_links = fx[3]
@@ -412,7 +416,7 @@ def _modes(fx, span, agents, visit, st):
 
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _day_acts(fx, me, when, proc, R, B, X, st, out, scr):
     """The agent's events on one day, in order: choose the act, draw the next waiting time;
     a false match is recorded (and maybe appealed); a true act is thinned by the behaviour
@@ -482,7 +486,7 @@ def _day_acts(fx, me, when, proc, R, B, X, st, out, scr):
 
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _start(me, first, tables, agents, st, log, out, wbuf):
     """An agent's day 0 (``first`` = (score, lists, watched, burn-in days, logging)): its
     standing, its rate and first waiting time, its contribution counted, its flags, its panel
@@ -514,7 +518,7 @@ def _start(me, first, tables, agents, st, log, out, wbuf):
     return cur, lam, inv_lam, t
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _link_change(me, change, cur, tables, st, out, strue):
     """What reaches the agent through links changes at a boundary, before the day's events (as
     ``couple`` does at the end of an epoch); nothing else changes. ``change`` = (day, burn-in
@@ -536,7 +540,7 @@ def _link_change(me, change, cur, tables, st, out, strue):
     return nxt
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _fire_due(me, day, burn, R, st, out, causes, strue):
     """Fire the agent's timers due on ``day`` (reversals, listing ends, removals, recoveries):
     the true state after them, and a panel row for each."""
@@ -550,7 +554,7 @@ def _fire_due(me, day, burn, R, st, out, causes, strue):
     st.lfalse[i] &= st.lists[i]
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _visit_agent(fx, i, ii, where, md, span, tables, agents, visit, io, scr):
     """Run agent i (visit index ii) over days [d0, end): its start, then each day with an
     event, in order: link changes put on at a boundary, due timers, the day's acts (drawn,
@@ -797,7 +801,7 @@ def kernel_for(features: int):
 
 
 # ---------------------------------------------------------------- links at boundaries
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _own(x, n_persons, R, agents, st):
     """Sanctions agent x holds from its own state (not through links)."""
     is_firm = x >= n_persons
@@ -806,7 +810,7 @@ def _own(x, n_persons, R, agents, st):
     return sanctions_of(R, grade(R, st.score[x]), st.lists[x])
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _firm_targets(i, n_persons, links, cand, nc):
     """Append to ``cand`` (from ``nc``) the agents linked to ``i`` through firms: the firms a
     person represents, or a firm's legal representative, up to ``MAX_TARGETS`` in all. Returns
@@ -822,7 +826,7 @@ def _firm_targets(i, n_persons, links, cand, nc):
     return nc
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _reaching(m, n_persons, R, X, agents, links, st, rstate, households, legal_reps):
     """The sanctions that reach agent m through its links now (household members' from
     ``rstate`` when it is given, else from their records)."""

@@ -37,38 +37,38 @@ S_EXTEND = 512  # + list index: listing extension
 S_REMOVE = 640  # + list index: time to performance / regularisation
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def mix(z):
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def agent_key(seed, agent):
     """The key of one agent: hashed once, reused for all its draws."""
     return mix(np.uint64(seed) ^ mix(np.uint64(agent) * _GOLD + _M1))
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def draw(akey, stream, counter):
     """64 random bits for (agent, stream, counter)."""
     return mix(mix(akey + np.uint64(stream) * _GOLD) ^ (np.uint64(counter) * _M2 + _GOLD))
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def uniform(akey, stream, counter):
     """A float in (0, 1), never 0 or 1."""
     return ((draw(akey, stream, counter) >> _S11) + 0.5) * _INV53
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def halves(h):
     """Two independent floats in (0, 1) with 32 bits each, from the two halves of one hash."""
     return ((h >> _S32) + 0.5) * _INV32, ((h & _LO32) + 0.5) * _INV32
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def normal(akey, stream, counter):
     """A standard normal draw (Box-Muller on the two 32-bit halves of one hash)."""
     u1, u2 = halves(draw(akey, stream, counter))
@@ -81,7 +81,7 @@ _LO21 = np.uint64((1 << 21) - 1)
 _INV21 = 1.0 / 2097152.0
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def uniform3(akey, stream, counter):
     """Three floats in (0, 1) with 21 bits each, from one hash (for coarse attributes)."""
     h = draw(akey, stream, counter)
@@ -118,7 +118,7 @@ _LO7 = np.uint64(127)
 _TRY = np.uint64(1 << 40)  # counter offset of each further try, far from the caller's counters
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def standard_normal(akey, stream, counter):
     """A standard normal draw by the ziggurat: one hash gives the layer (7 low bits) and a signed
     32-bit value (high bits, independent of the layer); 98.8% of draws end there, with no
@@ -129,13 +129,13 @@ def standard_normal(akey, stream, counter):
     return _normal_slow(akey, stream, counter, hz, iz)
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def _zig_layer(h):
     """A signed 32-bit value (high bits) and a layer (7 low bits) from one hash."""
     return np.int64(h >> _S32) - 2147483648, np.int64(h & _LO7)
 
 
-@njit(cache=True)
+@njit(forceinline=False, _nrt=False, cache=True)  # a rare path: not forced inline
 def _normal_slow(akey, stream, counter, hz, iz):
     """The ziggurat's rare path: the tail beyond ``ZIG_R`` and the wedges of the layers."""
     c0 = np.uint64(counter)
@@ -196,7 +196,7 @@ _ZKE, _ZWE, _ZFE = _exp_ziggurat_tables()
 _LO8 = np.uint64(255)
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def standard_exponential(akey, stream, counter):
     """An exponential draw of mean 1 by the ziggurat: one hash gives the layer (8 low bits) and
     an unsigned 32-bit value (high bits); 98.9% of draws end there, with no logarithm.
@@ -209,7 +209,7 @@ def standard_exponential(akey, stream, counter):
     return _exponential_slow(akey, stream, counter, jz, iz)
 
 
-@njit(cache=True)
+@njit(forceinline=False, _nrt=False, cache=True)  # a rare path: not forced inline
 def _exponential_slow(akey, stream, counter, jz, iz):
     """The exponential ziggurat's rare path: the tail beyond ``ZIGE_R`` (memoryless: the start
     plus a fresh draw) and the wedges of the layers."""
@@ -240,7 +240,7 @@ def standard_exponentials(seed, agents, stream, counter):
     return out
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def exponential(akey, stream, counter, rate):
     """Waiting time of a Poisson process of ``rate`` per day; inf when the rate is 0."""
     if rate <= 0.0:

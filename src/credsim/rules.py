@@ -51,7 +51,7 @@ class Record(NamedTuple):
     rec: np.ndarray  # int32[n, W] (W = 0, 4 or 7: layout.REC_*)
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def grade(R, score):
     """The grade of ``score`` (0 = best band), from the regime's table of every score: one way to
     grade, no band search."""
@@ -63,7 +63,7 @@ def grade(R, score):
     return np.int64(R.grade_lut[k])
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def sanctions_of(R, g, lists):
     """The sanctions of grade ``g`` and of the lists in ``lists`` (a bit mask)."""
     s = R.grade_sanc[g]
@@ -74,7 +74,7 @@ def sanctions_of(R, g, lists):
     return s
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def next_recovery(i, R, st):
     """(day, rule index) of the next recovery due, or (BIG, -1)."""
     rec = st.rec
@@ -87,7 +87,7 @@ def next_recovery(i, R, st):
     return BIG, -1
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def next_timer(i, R, st):
     """Day of the agent's next timed event (reversal, listing end, removal, recovery), or BIG."""
     t = BIG
@@ -102,7 +102,7 @@ def next_timer(i, R, st):
     return min(t, d)
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def fire_timers(i, day, R, st, causes):
     """Fire every timer due on ``day``. Writes (cause, index) pairs to ``causes``; returns count."""
     score, lists, lexp, lrem, rec = st.score, st.lists, st.lexp, st.lrem, st.rec
@@ -155,7 +155,7 @@ def fire_timers(i, day, R, st, causes):
     return nc
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def put_on_list(i, l, day, akey, randomize, R, st):
     """List agent ``i`` on list ``l`` from ``day``. With ``randomize``, draw the aggravation
     extension and the day of performance (removal) from the agent's counter-based streams."""
@@ -180,14 +180,14 @@ def put_on_list(i, l, day, akey, randomize, R, st):
         st.lrem[i, l] = perf
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def perform(i, l, day, R, st):
     """The listed agent performs (repays, regularises) on ``day``: removal after the delay."""
     if (st.lists[i] >> l) & 1:
         st.lrem[i, l] = min(st.lrem[i, l], day + R.list_rem_delay[l])
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def reset_day(acc):
     acc[ACC_GAINED] = 0
     acc[ACC_LOST] = 0
@@ -196,7 +196,7 @@ def reset_day(acc):
     acc[ACC_CLASS] = 0
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def add_act(acc, a, R):
     """Add one recorded act's rule to the day's accumulator."""
     p = R.act_points[a]
@@ -211,12 +211,12 @@ def add_act(acc, a, R):
         acc[ACC_CAP] = R.act_cap[a]
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def day_changes(acc):
     return acc[ACC_GAINED] != 0 or acc[ACC_LOST] != 0 or acc[ACC_LISTS] != 0 or acc[ACC_CAP] < BIG
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def close_day(i, day, acc, akey, randomize, R, st):
     """Apply the day's accumulated recorded acts to agent ``i``: points gained (>= 0) and lost
     (<= 0), lists to join, the lowest score cap and the highest offence class of deductions."""
@@ -240,7 +240,7 @@ def close_day(i, day, acc, akey, randomize, R, st):
             put_on_list(i, l, day, akey, randomize, R, st)
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def shift_score(s, gained, lost, cap, R):
     """A score after one day's points, with the regime's daily cap, grade cap and bounds."""
     if R.max_ded > 0 and -lost > R.max_ded:
@@ -255,7 +255,7 @@ def shift_score(s, gained, lost, cap, R):
     return s
 
 
-@njit(inline="always", cache=True)
+@njit(forceinline=True, _nrt=False, cache=True)
 def threshold_lists(s, R):
     """Lists whose score threshold ``s`` meets."""
     m = 0

@@ -20,7 +20,7 @@ def warm(kind: str) -> float:
     """Compile (or load) the kernels of one kind; returns the seconds it took."""
     from pathlib import Path
 
-    from credsim import engine
+    from credsim import engine, sanity
     from credsim.layout import FEAT_ALL
     from credsim.scenario import Scenario
     from credsim.sim import Sim
@@ -40,10 +40,15 @@ def warm(kind: str) -> float:
                 "population": {"persons": 2_000, "community_size": 1_000},
                 "output": {"report": False, "chilling_baseline": False},
             }, base=Path.cwd())
-            Sim(sc).run(workers=1, progress=False)
+            try:
+                Sim(sc).run(workers=1, progress=False)
+            except sanity.SanityError:
+                # the lean kernel on a scenario that uses mechanisms gives wrong counts, which the
+                # end-of-run check refuses after the kernels ran: compiled all the same
+                if kind != "lean":
+                    raise
     finally:
-        # restored: with --jobs 1 one process warms every kind in turn, and the links kind
-        # run with the lean kernel forced failed the end-of-run check (negative counts)
+        # restored: with --jobs 1 one process warms every kind in turn
         engine.mechanism_features = chosen
     return time.perf_counter() - t0
 
