@@ -263,3 +263,19 @@ def test_cli_bad_set_exits_2_with_the_message(tmp_path, command, args, expected)
     if "expected KEY.PATH" not in expected:
         assert "demo.toml" in res.stderr  # the source: the scenario and its --set
     assert not (out / "runs").exists()
+
+
+def test_setting_regime_file_clears_regime_use(tmp_path):
+    """``regime.use`` and ``regime.file`` exclude each other, as persons and scale: an override of
+    one clears the other, and the regime loaded is the file's."""
+    import shutil
+
+    from credsim.data import data_path
+    from credsim.scenario import Scenario
+
+    shutil.copy(data_path("regimes", "ficp.toml"), tmp_path / "mine.toml")
+    sc = Scenario.from_file(ROOT / "scenarios" / "rongcheng.toml")
+    changed = sc.with_overrides({"regime.file": str(tmp_path / "mine.toml")})
+    assert changed.regime.use is None and changed.regime_model.name == "ficp"
+    back = changed.with_overrides({"regime.use": "rongcheng"})
+    assert back.regime.file is None and back.regime_model.name == "rongcheng"

@@ -20,6 +20,10 @@ from credsim.mechanisms import MechanismSections
 from credsim.provenance import Calibrated
 from credsim.regime import Regime, load_regime, regime_path, regime_problems
 
+# pairs of keys of which a scenario gives exactly one: an override of one clears the other
+EXCLUSIVE_KEYS = (("population", "persons", "scale"), ("population", "scale", "persons"),
+                  ("regime", "use", "file"), ("regime", "file", "use"))
+
 
 class PopulationSpec(Strict):
     """Who is simulated. Give ``scale`` (1.0 = the whole nation) or ``persons``, not both."""
@@ -267,16 +271,17 @@ class Scenario(MechanismSections, ScenarioTables):
         """A copy with values changed by key path (``{"regime.bands[3].min": 900,
         "appeals.probability": 0.5}``: see ``credsim.overrides``), validated again. Errors name
         ``source`` and the path. Setting ``population.persons`` drops ``population.scale`` and
-        the other way round."""
+        the other way round; ``regime.use`` and ``regime.file`` likewise (``EXCLUSIVE_KEYS``)."""
         if not changes:
             return self
         groups = overrides.split(changes, source)
         data = self.model_dump(mode="json")
         own = groups.pop("scenario", [])
         keys = {p[:2] for p, _ in own}
-        for size, other in ((("population", "persons"), "scale"), (("population", "scale"), "persons")):
-            if size in keys and ("population", other) not in keys:
-                own.append((("population", other), None))
+        # keys that exclude each other: setting one clears the other (unless both are set)
+        for table, key, other in EXCLUSIVE_KEYS:
+            if (table, key) in keys and (table, other) not in keys:
+                own.append(((table, other), None))
         try:
             data = overrides.apply(data, own)
         except LookupError as exc:
