@@ -111,23 +111,24 @@ class LocalProcesses(Executor):
         )
 
     def map(self, spec, comms, ckpt=None):
-        pending = set()
-        it = iter(comms)
-        # keep a short queue so memory stays O(workers), not O(communities)
-        for c in it:
-            pending.add(self.pool.submit(_task, spec, c, ckpt))
-            if len(pending) >= 2 * self.workers:
-                break
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                yield f.result()
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending.add(self.pool.submit(_task, spec, nxt, ckpt))
+        return bounded_map(self.pool, lambda c: (_task, spec, c, ckpt), comms, 2 * self.workers)
 
     def close(self):
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def bounded_map(pool, call, items: Iterable, width: int) -> Iterator:
+    """Results of ``pool.submit(*call(item))`` for every item as they finish, with at most
+    ``width`` submitted at once: memory stays O(workers), not O(items)."""
+    it = iter(items)
+    pending = {pool.submit(*call(x)) for _, x in zip(range(width), it, strict=False)}
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for f in done:
+            yield f.result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.add(pool.submit(*call(nxt)))
 
 
 class DaskCluster(Executor):

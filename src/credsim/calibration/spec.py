@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from credsim.config import Strict
 from credsim.provenance import Sourced
+from credsim.seeds import seed_list, seed_problems
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
 MAX_SEEDS = 1000
@@ -165,11 +166,7 @@ class CalibrationFile(Strict):
     @model_validator(mode="after")
     def _shape(self):
         problems = []
-        if isinstance(self.seeds, int) and not 1 <= self.seeds <= MAX_SEEDS:
-            problems.append(f"seeds: {self.seeds} should be between 1 and {MAX_SEEDS} (or a list of seeds)")
-        if isinstance(self.seeds, list) and (not self.seeds or len(set(self.seeds)) != len(self.seeds)
-                                             or any(not 0 <= s < 2**63 for s in self.seeds)):
-            problems.append("seeds: a list of distinct seeds in [0, 2**63) is needed")
+        problems += seed_problems(self.seeds, MAX_SEEDS)
         for kind, names in (("parameters", [p.label for p in self.parameters]),
                             ("targets", [t.name for t in self.targets])):
             dup = sorted({n for n in names if names.count(n) > 1})
@@ -188,10 +185,7 @@ class CalibrationFile(Strict):
         return self
 
     def seed_list(self, scenario_seed: int) -> list[int]:
-        if isinstance(self.seeds, list):
-            return list(self.seeds)
-        first = scenario_seed if self.first_seed is None else self.first_seed
-        return [first + k for k in range(self.seeds)]
+        return seed_list(self.seeds, self.first_seed, scenario_seed)
 
     @property
     def fitted_targets(self) -> list[TargetSpec]:

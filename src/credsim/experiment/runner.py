@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
@@ -151,19 +151,9 @@ class LocalProcesses(RunExecutor):
                                         initializer=_init_worker, initargs=(threads, os.getpid()))
 
     def map(self, tasks, model=None):
-        it = iter(tasks)
-        pending = set()
-        for t in it:
-            pending.add(self.pool.submit(evaluate, t, model))
-            if len(pending) >= 2 * self.workers:
-                break
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                yield f.result()
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending.add(self.pool.submit(evaluate, nxt, model))
+        from credsim.executors import bounded_map
+
+        return bounded_map(self.pool, lambda t: (evaluate, t, model), tasks, 2 * self.workers)
 
     def close(self):
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -187,7 +177,7 @@ class DaskRuns(RunExecutor):
 
         it = iter(tasks)
         first = [self.client.submit(evaluate, t, model, pure=False)
-                 for t, _ in zip(it, range(2 * self.workers), strict=False)]
+                 for _, t in zip(range(2 * self.workers), it, strict=False)]
         ac = as_completed(first)
         for f in ac:
             out = f.result()

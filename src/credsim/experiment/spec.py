@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from credsim.config import Strict
 from credsim.experiment.design import DesignSpec, Factor
 from credsim.experiment.metrics import DEFAULT_OUTPUTS, LABELS, PREFIX_LABELS
+from credsim.seeds import seed_list, seed_problems
 
 MAX_SEEDS = 10_000
 METRIC_PREFIXES = tuple(p for p, _ in PREFIX_LABELS)
@@ -44,15 +45,7 @@ class ExperimentFile(Strict):
     @model_validator(mode="after")
     def _shape(self):
         problems = []
-        if isinstance(self.seeds, int) and not 1 <= self.seeds <= MAX_SEEDS:
-            problems.append(f"seeds: {self.seeds} should be between 1 and {MAX_SEEDS} (or a list of seeds)")
-        if isinstance(self.seeds, list):
-            if not self.seeds:
-                problems.append("seeds: the list is empty")
-            if len(set(self.seeds)) != len(self.seeds):
-                problems.append("seeds: a seed is listed twice")
-            if any(not 0 <= s < 2**63 for s in self.seeds):
-                problems.append("seeds: every seed must be in [0, 2**63)")
+        problems += seed_problems(self.seeds, MAX_SEEDS)
         if self.factors and self.arms:
             problems.append("arms: give factors (a sweep) or arms (a comparison), not both")
         labels = [a.label for a in self.arms]
@@ -67,10 +60,7 @@ class ExperimentFile(Strict):
         return self
 
     def seed_list(self, scenario_seed: int) -> list[int]:
-        if isinstance(self.seeds, list):
-            return list(self.seeds)
-        first = scenario_seed if self.first_seed is None else self.first_seed
-        return [first + k for k in range(self.seeds)]
+        return seed_list(self.seeds, self.first_seed, scenario_seed)
 
 
 def known_metric(name: str) -> bool:
