@@ -1,18 +1,21 @@
 """Fuzz every kind of file credsim reads: mutants of the shipped files through ``validate``, then
-tiny runs of a sample of those that validate. Fails on any traceback, hang, or non-finite or
-inconsistent output (``credsim.sanity``).
+a tiny run (3,000 persons, 30 days) of every mutant that validates; a regime, catalogue or
+marginals file accepted alone runs through a scenario that uses it. Fails on any traceback,
+hang, or non-finite or inconsistent output (``credsim.sanity``).
 
-    .venv/bin/python benchmarks/fuzz.py                  # 2,000 cases, 20 tiny runs
-    .venv/bin/python benchmarks/fuzz.py --cases 10000 --runs 200
+    .venv/bin/python benchmarks/fuzz.py                  # 2,000 cases
+    .venv/bin/python benchmarks/fuzz.py --cases 10000    # the full campaign
 
-Prints one row per kind: cases, clean errors naming the file, clean errors not naming it,
-accepted, tracebacks, slow (> 10 s); and the runs. Exit 1 on any traceback, hang or bad run.
+The tiny runs share one child process (the kernels are loaded once; a hang kills it and a new
+one starts). Prints one row per kind: cases, clean errors naming the file, clean errors not
+naming it, accepted, tracebacks, slow (> 10 s); then the tiny runs: ok, refused with a clean
+error at the tiny size (a province too small for 3,000 persons...), bad. Exit 1 on any
+traceback, hang or bad run.
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import math
 import random
 import sys
@@ -107,17 +110,23 @@ def make_case(rng: random.Random, kind: str, folder: Path) -> Path:
     except (TypeError, UnicodeEncodeError):
         target.write_text("= broken", encoding="utf-8")
     if kind != "scenario" and rng.random() < 0.5:  # through a scenario
-        key = {"regime": ("regime", "file"), "catalogue": ("behaviour", "catalogue"),
-               "marginals": ("population", "marginals")}[kind]
-        sc = {"name": "fuzz", "days": 30, "population": {"persons": 3000, "community_size": 1000},
-              "regime": {"use": "rongcheng"}}
-        if kind == "regime":
-            sc["regime"] = {"file": "f.toml"}
-        else:
-            sc.setdefault(key[0], {})[key[1]] = "f.toml"
-        (folder / "s.toml").write_text(dumps(sc), encoding="utf-8")
-        return folder / "s.toml"
+        return wrap(kind, target)
     return target
+
+
+def wrap(kind: str, target: Path) -> Path:
+    """A scenario next to ``target`` (a regime, catalogue or marginals file) that uses it."""
+    key = {"regime": ("regime", "file"), "catalogue": ("behaviour", "catalogue"),
+           "marginals": ("population", "marginals")}[kind]
+    sc = {"name": "fuzz", "days": 30, "population": {"persons": 3000, "community_size": 1000},
+          "regime": {"use": "rongcheng"}}
+    if kind == "regime":
+        sc["regime"] = {"file": target.name}
+    else:
+        sc.setdefault(key[0], {})[key[1]] = target.name
+    out = target.parent / "s.toml"
+    out.write_text(dumps(sc), encoding="utf-8")
+    return out
 
 
 def classify(path: Path) -> tuple[str, str, float]:
@@ -133,8 +142,9 @@ def classify(path: Path) -> tuple[str, str, float]:
     return out[0], out[1], time.perf_counter() - t0
 
 
-def tiny_run(path: str) -> str:
-    """Run a validated scenario, made tiny; '' or what went wrong."""
+def tiny_run(path: str) -> tuple[str, str]:
+    """Run a validated scenario, made tiny, in this process on one worker (the kernels stay
+    loaded between runs): ("ok" | "refused" | "bad", what went wrong)."""
     from credsim import sanity
     from credsim.scenario import Scenario
     from credsim.sim import Sim
@@ -147,21 +157,80 @@ def tiny_run(path: str) -> str:
         data["population"] = {**data["population"], **TINY["population"]}
         data["output"] = {**data["output"], "report": False, "chilling_baseline": False}
         sim = Sim(Scenario.from_dict(data, base=p.parent))
-        res = sim.run(progress=False)
+        res = sim.run(progress=False, workers=1)
         bad = sanity.problems(res, sim.plan.persons + sim.plan.firms)
-        return "; ".join(bad)
-    except ConfigError:
-        return ""  # a tiny population may not fit the scenario (provinces...): not a bug
+        return ("bad", "; ".join(bad)) if bad else ("ok", "")
+    except ConfigError as exc:  # a tiny population may not fit the scenario (provinces...)
+        return "refused", str(exc)[:300]
     except Exception:  # noqa: BLE001
-        return traceback.format_exc()[-1500:]
+        return "bad", traceback.format_exc()[-1500:]
 
 
-def campaign(cases: int, runs: int, seed: int = 16, run_timeout: float = 120.0,
+def _runner(jobs, results) -> None:  # pragma: no cover - in the child
+    """The child's loop: tiny runs of the paths it is sent until it is sent None."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    while (path := jobs.get()) is not None:
+        results.put(tiny_run(path))
+
+
+class Runner:
+    """One long-lived child process that makes the tiny runs (kernels loaded once, a fresh
+    child only after a hang): the parent waits ``timeout`` seconds per run, then kills it."""
+
+    def __init__(self, timeout: float):
+        import multiprocessing as mp
+
+        self.ctx, self.timeout, self.proc = mp.get_context("spawn"), timeout, None
+
+    def _start(self) -> None:
+        self.jobs, self.results = self.ctx.Queue(), self.ctx.Queue()
+        self.proc = self.ctx.Process(target=_runner, args=(self.jobs, self.results),
+                                     daemon=True)
+        self.proc.start()
+
+    def run(self, path: Path, first: bool = False) -> tuple[str, str]:
+        import queue
+
+        if self.proc is None or not self.proc.is_alive():
+            self._start()
+        self.jobs.put(str(path))
+        # the first run of a child loads (or compiles) the kernels: allowed ten times as long
+        wait = self.timeout * (10 if first else 1)
+        try:
+            return self.results.get(timeout=wait)
+        except queue.Empty:
+            self.proc.kill()
+            self.proc.join()
+            self.proc = None
+            return "bad", f"hang (> {wait:.0f} s)"
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            self.jobs.put(None)
+            self.proc.join(10)
+            if self.proc.is_alive():
+                self.proc.kill()
+
+
+def runnable(path: Path, kind: str) -> Path:
+    """The scenario to run for an accepted case: itself, the scenario that uses it, or a new
+    one that does (a regime, catalogue or marginals file validated alone)."""
+    return path if path.name == "s.toml" or kind == "scenario" else wrap(kind, path)
+
+
+def campaign(cases: int, run_share: float = 1.0, seed: int = 16, run_timeout: float = 60.0,
              verbose: bool = False) -> dict[str, Any]:
+    """``cases`` mutants through ``validate``; then a tiny run of every accepted one, or of a
+    seeded random ``run_share`` of them (each accepted case is run with that probability, drawn
+    from its own generator: the same cases whatever the share of the others)."""
     rng = random.Random(seed)
+    pick = random.Random(seed + 1)
     table: dict[str, Counter] = {k: Counter() for k in SOURCES}
+    runs: dict[str, Counter] = {k: Counter() for k in SOURCES}
     failures: list[str] = []
-    accepted: list[Path] = []
+    to_run: list[tuple[str, Path]] = []
     tmp = Path(tempfile.mkdtemp(prefix="credsim-fuzz-"))
     kinds = list(SOURCES)
     for i in range(cases):
@@ -176,26 +245,22 @@ def campaign(cases: int, runs: int, seed: int = 16, run_timeout: float = 120.0,
             failures.append(f"{path}: validate took {took:.0f} s")
         if got == "traceback":
             failures.append(f"{path}: {detail}")
-        elif got == "accepted" and (path.name == "s.toml" or detail == "scenario"):
-            accepted.append(path)
-    sample = random.Random(seed).sample(accepted, min(runs, len(accepted)))
-    run_counts = Counter()
-    pool = cf.ProcessPoolExecutor(max_workers=1)
-    for path in sample:
-        fut = pool.submit(tiny_run, str(path))
-        try:
-            bad = fut.result(timeout=run_timeout)
-        except cf.TimeoutError:
-            bad = f"hang (> {run_timeout:.0f} s)"
-            for proc in list(pool._processes.values()):
-                proc.kill()
-            pool.shutdown(wait=False, cancel_futures=True)
-            pool = cf.ProcessPoolExecutor(max_workers=1)
-        run_counts["bad" if bad else "ok"] += 1
-        if bad:
-            failures.append(f"{path}: tiny run: {bad}")
-    pool.shutdown()
-    return {"table": table, "runs": run_counts, "failures": failures, "dir": str(tmp)}
+        elif got == "accepted" and pick.random() < run_share:
+            to_run.append((kind, runnable(path, detail)))
+    runner = Runner(run_timeout)
+    t0 = time.perf_counter()
+    try:
+        for n, (kind, path) in enumerate(to_run):
+            got, detail = runner.run(path, first=n == 0)
+            runs[kind][got] += 1
+            if got == "bad":
+                failures.append(f"{path}: tiny run: {detail}")
+            if verbose:
+                print(f"{n + 1}/{len(to_run)} {path}: {got}", file=sys.stderr)
+    finally:
+        runner.close()
+    return {"table": table, "runs": runs, "failures": failures, "dir": str(tmp),
+            "run_seconds": time.perf_counter() - t0}
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -206,17 +271,24 @@ def print_table(result: dict[str, Any]) -> None:
     for kind, c in result["table"].items():
         n = sum(c[k] for k in cols[:4])
         print(f"| {kind} | {n:,} | " + " | ".join(f"{c[k]:,}" for k in cols) + " |")
-    r = result["runs"]
-    print(f"tiny runs: {r['ok'] + r['bad']} ({r['bad']} bad)")
+    print()
+    print("| tiny runs of accepted mutants | runs | ok | refused at the tiny size | bad |")
+    print("|---|---|---|---|---|")
+    for kind, c in result["runs"].items():
+        print(f"| {kind} | {sum(c.values()):,} | {c['ok']:,} | {c['refused']:,} | {c['bad']:,} |")
+    print(f"\n(tiny runs: {result['run_seconds']:.0f} s; bad = traceback, hang, non-finite or "
+          "inconsistent output)")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--cases", type=int, default=2000)
-    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--run-share", type=float, default=1.0,
+                    help="share of accepted mutants given a tiny run (seeded; default all)")
+    ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--seed", type=int, default=16)
     args = ap.parse_args()
-    result = campaign(args.cases, args.runs, args.seed)
+    result = campaign(args.cases, args.run_share, args.seed, verbose=args.verbose)
     print_table(result)
     for f in result["failures"][:20]:
         print("\nFAILURE", f)
