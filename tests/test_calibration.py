@@ -347,3 +347,16 @@ def test_calibrated_scenario_runs_with_credsim_run(tmp_path):
     act = next(a for a in resolved["catalogue"]["acts"] if a["name"] == "judgment_unperformed")
     assert act["rate_per_year"] == res.best["rate"]
     assert resolved["scenario"]["days"] == 20 and resolved["scenario"]["population"]["scale"] == 0.000002
+
+
+def test_cmaes_sampler_without_its_package_is_an_error_naming_the_key(tmp_path, monkeypatch):
+    """sampler = "cmaes" needs the cmaes package: without it the run stops before writing
+    anything, with an error naming the file, the key and the package."""
+    monkeypatch.setitem(sys.modules, "cmaes", None)  # import cmaes raises ImportError
+    spec = _spec(tmp_path, GOOD.replace('sampler = "random"', 'sampler = "cmaes"'))
+    cal = Calibration.from_file(spec)
+    with pytest.raises(ConfigError) as e:
+        cal.run(tmp_path / "out", workers=1, progress=False, model=lambda overrides, seed: {})
+    msg = str(e.value)
+    assert str(spec) in msg and "sampler: 'cmaes' needs the cmaes package" in msg
+    assert "credsim[calibrate]" in msg and not (tmp_path / "out").exists()

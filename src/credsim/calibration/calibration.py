@@ -171,10 +171,11 @@ class Calibration:
         write the trials, posterior, calibrated scenario and report; returns
         ``CalibrationResults``. ``model(overrides, seed) -> row`` stands in for the simulator."""
         from credsim.calibration.finish import finish
-        from credsim.calibration.progress import TrialsProgress
         from credsim.calibration.results import CalibrationResults
+        from credsim.progress import trials_bar
 
         optuna = require_optuna()
+        self._require_sampler()
         n_trials = trials if trials is not None else self.spec.trials
         if not 1 <= n_trials <= 100_000:
             raise ValueError(f"trials: {n_trials} should be between 1 and 100000")
@@ -182,7 +183,7 @@ class Calibration:
         meta = self.meta(n_trials)
         study = self._open(optuna, out, meta, resume)
         done = _complete(study)
-        bar = TrialsProgress(n_trials, enabled=progress)
+        bar = trials_bar(n_trials, enabled=progress)
         bar.note(f"{self.name}: {n_trials} trials x {len(self.seeds)} seeds, sampler {self.spec.sampler}; "
                  f"{len(done)} already complete" + ("" if resume or not done else " (kept)"))
         t0 = time.perf_counter()
@@ -228,6 +229,18 @@ class Calibration:
             (out / "trials" / f"t{t.number:05d}.json").unlink(missing_ok=True)  # written, never told
         return study
 
+    def _require_sampler(self) -> None:
+        """The package the sampler needs, before anything is written: ConfigError naming the key."""
+        if self.spec.sampler != "cmaes":
+            return
+        try:
+            import cmaes  # noqa: F401
+        except ImportError:
+            raise ConfigError(self.source, [
+                "sampler: 'cmaes' needs the cmaes package, which is not installed: "
+                "pip install 'credsim[calibrate]' (or pip install cmaes), or choose another "
+                "sampler (tpe, random, qmc)"]) from None
+
     def _sampler(self, optuna, n_before: int, n_trials: int):
         s, seed = self.spec.sampler, self.spec.seed + n_before
         if s == "tpe":
@@ -237,10 +250,7 @@ class Calibration:
             return optuna.samplers.RandomSampler(seed=seed)
         if s == "qmc":
             return optuna.samplers.QMCSampler(seed=self.spec.seed, scramble=True)
-        try:
-            import cmaes  # noqa: F401
-        except ImportError:
-            raise ImportError("sampler 'cmaes' needs the cmaes package: pip install cmaes") from None
+        self._require_sampler()
         return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=max(5, min(10, n_trials // 4)))
 
     def _optimise(self, optuna, study, out: Path, n_trials: int, workers, dask, model, bar) -> None:

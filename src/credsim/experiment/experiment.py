@@ -241,8 +241,8 @@ class Experiment:
             resume: bool = False, progress: bool = True, model: Model | None = None):
         """Run every (point, seed) not yet on disk and return the results (also in ``out``).
         ``model`` stands in for the simulator: ``model(overrides, seed) -> row``."""
-        from credsim.experiment.progress import RunsProgress
         from credsim.experiment.results import ExperimentResults
+        from credsim.progress import runs_bar
 
         out = Path(out) if out is not None else Path("runs") / self.name
         sizes = self.check() if model is None else None
@@ -253,7 +253,7 @@ class Experiment:
         todo = self.tasks(done)
         executor = make_run_executor(workers, dask, len(todo))
         n_workers = getattr(executor, "workers", 1)
-        bar = RunsProgress(self.n_runs, enabled=progress)
+        bar = runs_bar(self.n_runs, enabled=progress)
         if sizes is not None:
             bar.note(f"{self.n_runs:,} runs ({len(self.arms)} point{'s' * (len(self.arms) > 1)} x "
                      f"{len(self.seeds)} seed{'s' * (len(self.seeds) > 1)}), {len(done):,} already done; "
