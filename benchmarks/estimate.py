@@ -1,10 +1,17 @@
-"""The resource estimate against measured runs: ``python benchmarks/estimate.py``.
+"""The resource estimate against measured runs, fitted on some and checked on others.
+
+    python benchmarks/estimate.py --fit    # measure the FIT runs, print the fitted constants
+    python benchmarks/estimate.py          # measure the HELD_OUT runs against the estimate
 
 Runs whole ``credsim run`` commands (warm Numba cache), samples the resident memory of the
 command's process tree (parent and workers, summed) every 50 ms, and prints each run's estimate
-(``credsim.estimate``) beside the measured peak and wall time, with their ratios. The constants
-in ``credsim/estimate.py`` come from these runs; docs/reference.md ("Resource estimate") has the
-table.
+(``credsim.estimate``) beside the measured peak and wall time, with their ratios. ``--fit``
+solves for the time constants (start-up and report, ns per agent-day, ns per event) and the
+memory constants (the parent's base, the tables' factor) by non-negative least squares on the
+FIT runs' terms (``estimate.terms``); the other constants stay as measured apart. The constants
+in ``credsim/estimate.py`` come from ``--fit``; the check runs scenarios and sizes that the fit
+never saw, and exits 1 when an estimate is off by more than a factor of 2. docs/reference.md
+("Resource estimate") has the figures.
 """
 
 from __future__ import annotations
@@ -19,11 +26,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = [
+FIT = [  # the constants are fitted on these
+    ("ficp", ["scenarios/ficp.toml"]),
+    ("sesame", ["scenarios/sesame.toml"]),
+    ("nosedive", ["scenarios/nosedive.toml"]),
+    ("demo 300k", ["scenarios/demo.toml", "--set", "population.persons=300000"]),
+    ("demo 3M", ["scenarios/demo.toml", "--set", "population.persons=3000000"]),
+]
+HELD_OUT = [  # and checked on these: other scenarios, other sizes
     ("rongcheng", ["scenarios/rongcheng.toml"]),
     ("court-blacklist", ["scenarios/court-blacklist.toml"]),
+    ("permis-a-points", ["scenarios/permis-a-points.toml"]),
     ("demo 1M", ["scenarios/demo.toml", "--set", "population.persons=1000000"]),
 ]
+FACTOR = 2.0  # the estimate's promise: within a factor of 2 of the measured peak and time
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -48,10 +64,14 @@ def tree_rss_mb(pid: int) -> float:
     return total / 2**20
 
 
-def measure(args: list[str]) -> tuple[float, float, int]:
-    """(peak MB of the process tree, wall seconds, events) of ``credsim run ARGS -q -o TMP``."""
+def measure(args: list[str]) -> tuple[float, float, int, float, float]:
+    """(peak MB of the process tree, wall seconds, events, processor seconds of the tree, the
+    machine's 1-minute load average at the end) of ``credsim run ARGS -q -o TMP``."""
+    import resource
+
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "credsim.cli", "run", *args, "-q", "-o", str(Path(tmp) / "r")]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
         peak = 0.0
@@ -59,15 +79,16 @@ def measure(args: list[str]) -> tuple[float, float, int]:
             peak = max(peak, tree_rss_mb(p.pid))
             time.sleep(0.05)
         wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if p.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode})")
         meta = json.loads((Path(tmp) / "r" / "meta.json").read_text(encoding="utf-8"))
-    return peak, wall, int(meta["performance"]["events"])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return peak, wall, int(meta["performance"]["events"]), cpu, os.getloadavg()[0]
 
 
-def predicted(args: list[str]):
+def _sim(args: list[str]):
     from credsim.cli import _changes
-    from credsim.estimate import estimate
     from credsim.scenario import Scenario
     from credsim.sim import Sim
 
@@ -76,24 +97,71 @@ def predicted(args: list[str]):
     ch = _changes(tuple(sets))
     if ch:
         sc = sc.with_overrides(ch, source="--set")
-    return estimate(Sim(sc))
+    return Sim(sc)
 
 
-def main() -> None:
+def fit(rows: list[tuple]) -> dict[str, float]:
+    """The constants that best explain the measured (terms, peak MB, seconds) rows."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    from credsim import estimate as E
+
+    # time: seconds = fixed + runs * (agent_days * a + events * b) / parallel * 1e-9 + known
+    A, y = [], []
+    for t, _peak, wall in rows:
+        known = t.runs * (t.communities * E.COMMUNITY_SECONDS / max(1, min(t.workers, t.communities))
+                          + t.cells * E.NS_PER_TABLE_CELL * 1e-9)
+        A.append([1.0, t.runs * t.agent_days * 1e-9 / t.parallel, t.runs * t.events * 1e-9 / t.parallel])
+        y.append(wall - known)
+    (fixed, ns_ad, ns_ev), _ = nnls(np.array(A), np.array(y))
+    # memory: peak = parent base + reduction * (1 + tables) + workers * (worker base + community)
+    M, z = [], []
+    for t, peak, _wall in rows:
+        M.append([1.0, t.reduction_mb])
+        z.append(peak - t.workers * (E.WORKER_BASE_MB * (t.workers > 1) + t.community_mb))
+    (base, red), _ = nnls(np.array(M), np.array(z))
+    share = E.START_SECONDS / (E.START_SECONDS + E.REPORT_SECONDS)  # the split is kept
+    return {"START_SECONDS": fixed * share, "REPORT_SECONDS": fixed * (1 - share),
+            "NS_PER_AGENT_DAY": ns_ad, "NS_PER_EVENT": ns_ev, "PARENT_BASE_MB": base,
+            "TABLES_FACTOR": max(0.0, red - 1.0)}
+
+
+def main() -> int:
+    from credsim.estimate import estimate, terms
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fit", action="store_true", help="measure the FIT runs and fit the constants")
     ap.add_argument("--only", nargs="*", help="run labels to measure (default: all)")
     a = ap.parse_args()
-    print("| run | agents | events est. / run | peak MB est. / measured | time s est. / measured |")
-    print("|---|---|---|---|---|")
-    for label, args in RUNS:
+    runs = FIT if a.fit else HELD_OUT
+    print(f"{'fitted on' if a.fit else 'held out'}:")
+    print("| run | agents | events est. / run | peak MB est. / measured | time s est. / measured "
+          "| processor s | load |")
+    print("|---|---|---|---|---|---|---|")
+    rows, off = [], []
+    for label, args in runs:
         if a.only and label not in a.only:
             continue
-        est = predicted(args)
-        peak, wall, events = measure(args)
+        sim = _sim(args)
+        est, t = estimate(sim), terms(sim)
+        peak, wall, events, cpu, load = measure(args)
+        rows.append((t, peak, wall))
+        rp, rt = est.peak_mb / peak, est.seconds / wall
+        if not (1 / FACTOR <= rp <= FACTOR and 1 / FACTOR <= rt <= FACTOR):
+            off.append(label)
         print(f"| {label} | {est.agents:,} | {est.events:,} / {events:,} | {est.peak_mb:,.0f} / {peak:,.0f} "
-              f"(x{est.peak_mb / peak:.2f}) | {est.seconds:,.1f} / {wall:,.1f} "
-              f"(x{est.seconds / wall:.2f}) |", flush=True)
+              f"(x{rp:.2f}) | {est.seconds:,.1f} / {wall:,.1f} (x{rt:.2f}) | {cpu:,.1f} | {load:.1f} |",
+              flush=True)
+    if a.fit:
+        print("\nfitted constants (credsim/estimate.py):")
+        for k, v in fit(rows).items():
+            print(f"{k} = {v:.3g}")
+        return 0
+    if off:
+        print(f"\noff by more than x{FACTOR:g}: {', '.join(off)}")
+    return 1 if off else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -181,40 +181,74 @@ def executor_shape(workers: int | None, dask: str | None, n_communities: int,
     return workers, max(1, cores // workers)
 
 
-def estimate(sim: Sim, workers: int | None = None, dask: str | None = None) -> Estimate:
-    """The expected events, peak memory and time of ``sim.run(workers=workers)``."""
+@dataclass(frozen=True)
+class Terms:
+    """What a run's cost is made of, before the measured constants weigh it: the estimate is
+    linear in the constants, so ``benchmarks/estimate.py --fit`` fits them on these terms."""
+
+    agents: int
+    agent_days: int  # days including burn-in, every agent
+    events: float
+    communities: int
+    workers: int
+    parallel: int  # cores busy at once
+    runs: int  # 2 with the chilling baseline
+    cells: int  # (province, day, measure, grade) cells of the tables
+    community_mb: float  # the largest community's arrays in a worker
+    reduction_mb: float  # the run's reduction in the parent
+
+
+def terms(sim: Sim, workers: int | None = None, dask: str | None = None) -> Terms:
+    """The run's terms: its plan, act rates and array sizes (nothing runs)."""
     spec = sim.engine_spec()
     plan = sim.plan
     comms = plan.communities
     n_workers, threads = executor_shape(workers, dask, len(comms), sim.scenario.threads)
     total_days = spec.burn_in + spec.days
     p_rate, f_rate = events_per_day(spec, plan.shares)
-    events = total_days * (plan.persons * p_rate + plan.firms * f_rate)
     agents = plan.persons + plan.firms
     biggest = max(comms, key=lambda c: c.agents)
-    comm_mb = community_bytes(spec, biggest.persons, biggest.firms, threads) / MB
     # the reduction holds every province, but the pages of those with no community are never
     # written (np.zeros), so they cost no memory; the tables hold the provinces simulated
     provinces = len({c.province for c in comms}) or 1
-    red_mb = reduction_bytes(spec, provinces, len(sim.catalogue.acts),
-                             sim.regime.score.max - sim.regime.score.min + 1) / MB
-    parent = PARENT_BASE_MB + red_mb * (1 + TABLES_FACTOR)
-    if n_workers == 1:
-        peak = parent + comm_mb
-    else:
-        peak = parent + n_workers * (WORKER_BASE_MB + comm_mb)
     cores = os.cpu_count() or 1
-    parallel = max(1, min(cores, n_workers * threads, max(len(comms), 1) * threads))
-    compute = (agents * total_days * NS_PER_AGENT_DAY + events * NS_PER_EVENT) * 1e-9 / parallel
-    cells = provinces * spec.days * 5 * (spec.n_grades + 1)
     sc = sim.scenario
-    runs = 2 if sc.output.chilling_baseline and sc.response.chilling > 0 else 1
-    setup = len(comms) * COMMUNITY_SECONDS / max(1, min(n_workers, len(comms)))
-    seconds = (START_SECONDS + runs * (compute + setup + cells * NS_PER_TABLE_CELL * 1e-9)
-               + REPORT_SECONDS)
-    return Estimate(agents=agents, agent_days=agents * spec.days, communities=len(comms),
-                    workers=n_workers, events=int(round(events)), peak_mb=peak, seconds=seconds,
-                    compile_seconds=compile_seconds(sim, spec), available_mb=available_mb())
+    return Terms(
+        agents=agents, agent_days=agents * total_days,
+        events=total_days * (plan.persons * p_rate + plan.firms * f_rate),
+        communities=len(comms), workers=n_workers,
+        parallel=max(1, min(cores, n_workers * threads, max(len(comms), 1) * threads)),
+        runs=2 if sc.output.chilling_baseline and sc.response.chilling > 0 else 1,
+        cells=provinces * spec.days * 5 * (spec.n_grades + 1),
+        community_mb=community_bytes(spec, biggest.persons, biggest.firms, threads) / MB,
+        reduction_mb=reduction_bytes(spec, provinces, len(sim.catalogue.acts),
+                                     sim.regime.score.max - sim.regime.score.min + 1) / MB)
+
+
+def peak_mb(t: Terms) -> float:
+    """The process tree's peak resident memory, in MB."""
+    parent = PARENT_BASE_MB + t.reduction_mb * (1 + TABLES_FACTOR)
+    if t.workers == 1:
+        return parent + t.community_mb
+    return parent + t.workers * (WORKER_BASE_MB + t.community_mb)
+
+
+def seconds(t: Terms) -> float:
+    """The whole command's seconds, kernels cached."""
+    compute = (t.agent_days * NS_PER_AGENT_DAY + t.events * NS_PER_EVENT) * 1e-9 / t.parallel
+    setup = t.communities * COMMUNITY_SECONDS / max(1, min(t.workers, t.communities))
+    return (START_SECONDS + t.runs * (compute + setup + t.cells * NS_PER_TABLE_CELL * 1e-9)
+            + REPORT_SECONDS)
+
+
+def estimate(sim: Sim, workers: int | None = None, dask: str | None = None) -> Estimate:
+    """The expected events, peak memory and time of ``sim.run(workers=workers)``."""
+    spec = sim.engine_spec()
+    t = terms(sim, workers, dask)
+    return Estimate(agents=t.agents, agent_days=t.agents * spec.days, communities=t.communities,
+                    workers=t.workers, events=int(round(t.events)), peak_mb=peak_mb(t),
+                    seconds=seconds(t), compile_seconds=compile_seconds(sim, spec),
+                    available_mb=available_mb())
 
 
 # ---------------------------------------------------------------- a cold cache
