@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench baseline clean install
+.PHONY: demo test lint bench baseline tutorial clean install
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 # rewrite the exact baselines on purpose (a change meant to change results)
 baseline: $(STAMP)
 	$(BIN)/python tests/baseline.py --update
+
+# rerun every command the tutorial shows and rewrite its pasted outputs (about half an hour)
+tutorial: $(STAMP)
+	$(BIN)/python docs/tutorial_outputs.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/points_v2.py
