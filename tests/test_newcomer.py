@@ -357,19 +357,19 @@ def test_estimate_is_checked_on_runs_it_was_not_fitted_on():
 def test_fit_recovers_the_constants_of_the_model(monkeypatch):
     """Rows made by the estimate's own formulas with known constants: the fit finds them."""
     mod = _bench_estimate()
-    truth = {"START_SECONDS": 4.0, "REPORT_SECONDS": 2.0, "NS_PER_AGENT_DAY": 2.5,
-             "NS_PER_EVENT": 350.0, "PARENT_BASE_MB": 300.0, "TABLES_FACTOR": 2.0}
+    truth = {"CPU_START_SECONDS": 7.0, "WORKER_START_CPU_SECONDS": 1.5, "PARENT_BASE_MB": 300.0,
+             "WORKER_BASE_MB": 120.0, "TABLES_FACTOR": 2.0}
     rows = []
     for i, (agents, events, red, workers) in enumerate([(1e6, 9e6, 40.0, 2), (1.5e6, 7e7, 90.0, 2),
                                                         (3e5, 3e6, 15.0, 1), (3e6, 3e7, 60.0, 2),
-                                                        (1e6, 5e7, 120.0, 2)]):
+                                                        (1e6, 5e7, 120.0, 2), (2e6, 2e7, 30.0, 1)]):
         t = est_mod.Terms(agents=int(agents), agent_days=int(agents * 365), events=events,
                           communities=10 + i, workers=workers, parallel=2, runs=1 + (i == 3),
                           cells=10_000 * (i + 1), community_mb=50.0 + 10 * i, reduction_mb=red)
         with monkeypatch.context() as m:
             for k, v in truth.items():
                 m.setattr(est_mod, k, v)
-            rows.append((t, est_mod.peak_mb(t), est_mod.seconds(t)))
+            rows.append((t, est_mod.peak_mb(t), est_mod.cpu_seconds(t)))
     got = mod.fit(rows)
     for k, v in truth.items():
         assert got[k] == pytest.approx(v, rel=1e-6), k

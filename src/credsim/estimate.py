@@ -29,14 +29,23 @@ Sim = Any
 MB = 2**20
 
 # ---------------------------------------------------------------- measured constants
-# Measured with ``python benchmarks/estimate.py`` (whole ``credsim run`` commands, the process
-# tree's resident memory sampled every 50 ms) on this project's 2-core, 24 GB machine, warm Numba
-# cache; the figures and the runs are in docs/reference.md, "Resource estimate".
-PARENT_BASE_MB = 260.0  # credsim run's process: Python, NumPy, Numba, pandas, pyarrow, matplotlib
-WORKER_BASE_MB = 150.0  # a spawned worker with the kernels loaded from the cache
-TABLES_FACTOR = 3.0  # daily/acts tables, Parquet and plots: bytes per byte of the reduction
+# The fixed costs (marked "fitted") come from ``python benchmarks/estimate.py --fit``: whole
+# ``credsim run`` commands of the FIT runs (ficp, sesame, nosedive, demo at 300k and 3M persons,
+# sesame on one worker), the process tree's resident memory sampled every 50 ms and its processor
+# time, on this project's 2-core, 24 GB machine, warm Numba cache. They are checked on other
+# runs (HELD_OUT: rongcheng, court-blacklist, permis-a-points, demo at 1M), never fitted on
+# them; docs/reference.md, "Resource estimate", has both tables.
+PARENT_BASE_MB = 124.0  # fitted: credsim run's process (Python, NumPy, Numba, pandas, pyarrow...)
+WORKER_BASE_MB = 78.0  # fitted: a spawned worker with the kernels loaded from the cache
+TABLES_FACTOR = 3.2  # fitted: daily/acts tables, Parquet and plots: bytes per byte of the reduction
+CPU_START_SECONDS = 3.8  # fitted: processor time of start-up, planning, Parquet, plots, report
+WORKER_START_CPU_SECONDS = 1.4  # fitted: processor time of a spawned worker's start
+# Wall time of the fixed parts, measured on an idle machine in an earlier session (the FIT runs
+# of this one ran at a load average of 12 on 2 cores, where wall time measures the other jobs)
 START_SECONDS = 6.0  # imports, planning, spawning workers, loading the kernels
 REPORT_SECONDS = 3.0  # Parquet, summary, plots and report of a small run
+# Per unit, from the whole nation (README, Performance: 4.0 billion events, 5.3e11 agent-days,
+# 9 min 07 s on 2 workers; the estimate gives it 15 min): runs of seconds cannot tell these apart
 NS_PER_AGENT_DAY = 1.6  # one core, an agent-day with no event (every mechanism on)
 NS_PER_EVENT = 200.0  # one core, an event (act, detection, points, standing, counts)
 NS_PER_TABLE_CELL = 40.0  # reduction, collect and tables: per (province, day, group, grade) cell
@@ -231,6 +240,17 @@ def peak_mb(t: Terms) -> float:
     if t.workers == 1:
         return parent + t.community_mb
     return parent + t.workers * (WORKER_BASE_MB + t.community_mb)
+
+
+def cpu_seconds(t: Terms) -> float:
+    """The processor seconds of the whole process tree (kernels cached): the same costs as
+    ``seconds`` without dividing the computing among the cores, and the start-up of each worker.
+    Unlike wall time it does not move with the machine's load, so the constants are fitted and
+    checked on it (``benchmarks/estimate.py``)."""
+    compute = (t.agent_days * NS_PER_AGENT_DAY + t.events * NS_PER_EVENT) * 1e-9
+    return (CPU_START_SECONDS + WORKER_START_CPU_SECONDS * t.workers * (t.workers > 1)
+            + t.runs * (compute + t.communities * COMMUNITY_SECONDS
+                        + t.cells * NS_PER_TABLE_CELL * 1e-9))
 
 
 def seconds(t: Terms) -> float:
