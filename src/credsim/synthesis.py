@@ -8,6 +8,8 @@ an agent is.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -134,3 +136,55 @@ def legal_representatives(seed: int, c: Community, age: np.ndarray):
     rf_start = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(rep, minlength=n), out=rf_start[1:])
     return rep, rf_start, order.astype(np.int64)
+
+
+class Populations:
+    """A bounded cache of synthesized communities in this process, for sweeps: the points of
+    one seed whose factors do not touch the population (seed, size, marginals, community
+    size, traits, panel) draw the same agents, so all but the first copy them from here.
+
+    Keyed on everything synthesis depends on; off (``max_bytes`` 0) unless an experiment's run
+    turns it on. Least recently used entries go first once ``max_bytes`` is exceeded."""
+
+    def __init__(self, max_bytes: int = 0):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple) -> tuple[np.ndarray, ...] | None:
+        if not self.max_bytes:
+            return None
+        with self._lock:
+            got = self._entries.get(key)
+            if got is None:
+                self.misses += 1
+            else:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return got
+
+    def put(self, key: tuple, arrays: tuple[np.ndarray, ...]) -> None:
+        """Keep copies of ``arrays`` (the caller's may be scratch memory, reused next)."""
+        size = sum(a.nbytes for a in arrays)
+        if not self.max_bytes or size > self.max_bytes:
+            return
+        kept = tuple(a.copy() for a in arrays)
+        with self._lock:
+            old = self._entries.pop(key, None)
+            self._bytes -= sum(a.nbytes for a in old) if old else 0
+            self._entries[key] = kept
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, gone = self._entries.popitem(last=False)
+                self._bytes -= sum(a.nbytes for a in gone)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+            self.hits = self.misses = 0
+
+
+POPULATIONS = Populations()  # this process's cache (off until a sweep's run turns it on)

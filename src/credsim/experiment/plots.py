@@ -9,6 +9,7 @@ says so in a short centred message. Nothing here picks a backend or calls ``show
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -28,8 +29,8 @@ MAX_DIFF_METRICS = 6
 
 # plain-English fallbacks for daily series and metrics that meta["metric_labels"] does not name
 SERIES_LABELS = {
-    "restricted": "persons under any restriction",
-    "falsely_restricted": "persons restricted on a false record",
+    "restricted": "agents under any restriction",
+    "falsely_restricted": "agents restricted on a false record",
     "mean_score": "mean score (score points)",
     "acts_recorded": "acts recorded per day",
 }
@@ -47,6 +48,7 @@ class ExperimentView(Protocol):
     morris: pd.DataFrame | None
     effects: pd.DataFrame | None
     seed_share: dict[str, float | None] | None
+    seed_noise_share: dict[str, float | None] | None
 
 
 # -------------------------------------------------------------------- helpers
@@ -83,8 +85,8 @@ def label(view: ExperimentView, name: str) -> str:
         return str(labels[name])
     if name in SERIES_LABELS:
         return SERIES_LABELS[name]
-    for prefix, what in (("grade_", "persons holding grade {}"), ("sanction_", "persons under sanction “{}”"),
-                         ("list_", "persons on list “{}”")):
+    for prefix, what in (("grade_", "agents holding grade {}"), ("sanction_", "agents under sanction “{}”"),
+                         ("list_", "agents on list “{}”")):
         if name.startswith(prefix):
             return what.format(name[len(prefix):])
     return name.replace("_", " ")
@@ -284,7 +286,10 @@ def sobol_bars(view: ExperimentView, output: str | None = None, ax: Axes | None 
     ax.set_xlim(lo - 0.02, hi + 0.02)
     ax.set_xlabel("share of the output's variance (0 = none, 1 = all)")
     share = (view.seed_share or {}).get(out)
+    noise = (getattr(view, "seed_noise_share", None) or {}).get(out)
     extra = f"; seeds account for {100 * share:.0f}% of its variance" if share is not None else ""
+    if share is not None and noise is not None:
+        extra += f" ({100 * noise:.0f}% not shared by all points)"
     ax.set_title(_title(view, f"What drives {label(view, out)}: Sobol indices{extra}"), fontsize=11)
     _below_legend(ax, "")
     return fig
@@ -389,7 +394,10 @@ def heatmap(view: ExperimentView, output: str | None = None, ax: Axes | None = N
     ax.set_yticks(range(tab.shape[0]), [fmt_setting(v) for v in tab.index])
     ax.set_xlabel(fx)
     ax.set_ylabel(fy)
-    fig.colorbar(im, ax=ax, label=f"{label(view, out)} (mean over {_n_seeds(view)} seeds)")
+    # the colourbar's label wrapped to the figure's height (a long metric name was cut off)
+    lines = max(14, int(fig.get_figheight() * 7))
+    fig.colorbar(im, ax=ax).set_label(
+        textwrap.fill(f"{label(view, out)} (mean over {_n_seeds(view)} seeds)", lines), fontsize=9)
     ax.set_title(_title(view, what), fontsize=11)
     return fig
 
