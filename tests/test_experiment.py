@@ -499,3 +499,30 @@ def test_replicates_rows_equal_single_runs(tmp_path):
         for k, v in want.items():
             assert got[k] == v or (_missing(v) and _missing(got[k])), (seed, k, got[k], v)
     assert runs.restricted_person_days.nunique() > 1 or runs.acts_true.nunique() > 1  # seeds differ
+
+
+def test_experiment_values_carry_the_experiment_as_provenance(tmp_path):
+    """Each point's values set by the experiment file name it, in experiment.json and in the
+    scenario its runs use."""
+    from credsim.experiment.runner import scenario_for
+
+    path = write(tmp_path, "exp.toml", f"""
+name = "prov"
+scenario = "{DEMO}"
+seeds = 1
+[set]
+{toml_table(TINY)}
+[design]
+kind = "grid"
+[[factors]]
+path = "appeals.probability"
+values = [0.1, 0.4]
+""")
+    exp = Experiment.from_file(path)
+    prov = exp.meta()["provenance"]
+    assert set(prov) == {"0", "1"}
+    entry = next(e for e in prov["1"] if e["path"] == "appeals.probability")
+    assert entry["value"] == 0.4
+    assert entry["assumption"] == f"override by key path appeals.probability = 0.4 (experiment prov, {path})"
+    resolved = scenario_for(exp.arms[1]).resolved()
+    assert entry in resolved["overrides"]

@@ -35,6 +35,15 @@ class Arm:
     label: str
     scenario: str  # the scenario file (absolute path)
     overrides: dict[str, Any] = field(default_factory=dict)  # key path -> value, applied in order
+    origin: str = ""  # where the overrides come from (their provenance label), e.g. the experiment file
+
+    def provenance(self) -> list[dict[str, Any]]:
+        """Each override with the assumption label its value carries in the run's scenario."""
+        from credsim.overrides import provenance
+
+        origin = self.origin or f"{self.scenario} ({self.label})"
+        return [{"path": k, "value": v, "assumption": provenance(k, v, origin)}
+                for k, v in self.overrides.items()]
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,7 @@ def scenario_for(arm: Arm, seed: int | None = None):
         base = _scenarios.get((arm.scenario, "{}"))
         if base is None:
             base = _scenarios[(arm.scenario, "{}")] = Scenario.from_file(arm.scenario)
-        sc = base.with_overrides(arm.overrides, source=source)
+        sc = base.with_overrides(arm.overrides, source=source, origin=arm.origin or None)
         _scenarios[key] = sc
         while len(_scenarios) > _CACHE_SIZE:
             _scenarios.popitem(last=False)
