@@ -135,6 +135,62 @@ levels = 4
     assert res.sql("select count(*) as n from runs").n[0] == 32
 
 
+def _ishigami_morris_analytic(levels: int = 4) -> dict[str, tuple[float, float, float]]:
+    """Morris mu*, mu and sigma of Ishigami on the ``levels`` grid of the unit cube, exactly: the
+    elementary effect (f(x + D e_i) - f(x)) / D, D = p / (2 (p - 1)), over every grid point a
+    trajectory can step from (x_i in the lower half, the other inputs on any level)."""
+    import itertools
+
+    def f(u):
+        x = {f"x{j + 1}": -math.pi + 2 * math.pi * v for j, v in enumerate(u)}
+        return stubs.ishigami(x, 0)["score_mean_end"]
+
+    grid = [k / (levels - 1) for k in range(levels)]
+    step = levels / (2 * (levels - 1))
+    out = {}
+    for i in range(3):
+        ee = []
+        for base in grid[: levels // 2]:
+            for rest in itertools.product(grid, repeat=2):
+                u = list(rest)
+                u.insert(i, base)
+                v = list(u)
+                v[i] += step
+                ee.append((f(v) - f(u)) / step)
+        e = np.array(ee)
+        out[f"x{i + 1}"] = (float(np.abs(e).mean()), float(e.mean()), float(e.std()))
+    return out
+
+
+def test_morris_on_ishigami_matches_the_analytic_screening(tmp_path):
+    # r = 100 trajectories (400 runs): the analytic mu* of each factor lies in its bootstrap
+    # interval (design seeds 1 to 5 all do; x2's elementary effects all have the same size, so
+    # its mu* is exact and its interval has no width)
+    factors = "".join(f'[[factors]]\npath = "x{i}"\nrange = [{-math.pi!r}, {math.pi!r}]\n' for i in (1, 2, 3))
+    path = write(tmp_path, "morris.toml", f'''
+name = "ishigami-morris"
+scenario = "{RONGCHENG}"
+outputs = ["score_mean_end"]
+daily = false
+[design]
+kind = "morris"
+samples = 100
+levels = 4
+seed = 2
+{factors}''')
+    exp = Experiment.from_file(path)
+    assert exp.n_runs == 100 * 4
+    m = exp.run(tmp_path / "m", model=stubs.ishigami, workers=1, progress=False).morris.set_index("factor")
+    for f, (mu_star, mu, sigma) in _ishigami_morris_analytic().items():
+        r = m.loc[f]
+        assert r.mu_star_low - 1e-9 <= mu_star <= r.mu_star_high + 1e-9, (f, mu_star, r.to_dict())
+        assert abs(r.mu - mu) <= 3 * sigma / math.sqrt(100), (f, mu, r.to_dict())  # 3 standard errors
+        assert r.sigma == pytest.approx(sigma, rel=0.15), (f, sigma, r.to_dict())
+    # x1 moves the output one way only (mu = mu*); x2 and x3 both ways (mu near 0, mu* large)
+    assert m.loc["x1", "mu"] == pytest.approx(m.loc["x1", "mu_star"])
+    assert abs(m.loc["x2", "mu"]) < 0.2 * m.loc["x2", "mu_star"]
+
+
 def test_an_output_undefined_in_every_run_does_not_break_the_analysis(tmp_path):
     # it did: the (point x seed) matrix of an all-NaN metric came out empty, passed the "no NaN"
     # check of the analyses and main_effects raised after every run had finished
@@ -526,3 +582,30 @@ values = [0.1, 0.4]
     assert entry["assumption"] == f"override by key path appeals.probability = 0.4 (experiment prov, {path})"
     resolved = scenario_for(exp.arms[1]).resolved()
     assert entry in resolved["overrides"]
+
+
+def test_sweep_prints_runs_and_estimate_before_starting(tmp_path):
+    path = write(tmp_path, "small.toml", f"""
+name = "small"
+scenario = "{DEMO}"
+seeds = 2
+daily = false
+[set]
+{toml_table(TINY)}
+[design]
+kind = "grid"
+[[factors]]
+path = "appeals.probability"
+values = [0.1, 0.4, 0.7]
+""")
+    dry = CliRunner().invoke(main, ["sweep", str(path), "--dry-run", "--workers", "2"])
+    assert dry.exit_code == 0, dry.output
+    assert "3 points x 2 seeds = 6 runs; all points valid; about" in dry.output
+    assert "on 2 workers" in dry.output
+    out = tmp_path / "out"
+    cli = CliRunner().invoke(main, ["sweep", str(path), "-o", str(out), "--workers", "1"])
+    assert cli.exit_code == 0, cli.output
+    text = " ".join(cli.stderr.split())  # the console wraps long lines
+    assert text.startswith("6 runs (3 points x 2 seeds), 0 already done; about "), text
+    assert "in this process (rough estimate)" in text, text
+    assert RunStore(out).meta()["runs_resumed"] == 0

@@ -302,8 +302,10 @@ class Scenario(MechanismSections, ScenarioTables):
              else overrides.provenance(k, v, origin or source)} for k, v in changes.items()]
         return sc
 
-    def resolved(self) -> dict[str, Any]:
-        """The scenario with its regime and catalogue resolved: what a run directory records."""
+    def resolved(self, provenance: bool = True) -> dict[str, Any]:
+        """The scenario with its regime and catalogue resolved: what a run directory records.
+        ``provenance=False`` leaves out the labels of values set by key path (what a run
+        computes does not depend on them: checkpoints' fingerprints)."""
         out = {
             "scenario": self.model_dump(mode="json"),
             "regime": self.regime_model.model_dump(mode="json"),
@@ -311,7 +313,7 @@ class Scenario(MechanismSections, ScenarioTables):
             **({"marginals_changes": {overrides.show(p): v for p, v in self._patches["marginals"]}}
                if self._patches.get("marginals") else {}),
         }
-        if self._overridden:  # values set by key path: their provenance, and the items they changed
+        if provenance and self._overridden:  # values set by key path: their labels, the items changed
             out["overrides"] = [dict(e) for e in self._overridden]
             overrides.mark_overridden(out, self._overridden)
         return out

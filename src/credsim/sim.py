@@ -100,7 +100,7 @@ class Sim:
         )
 
     def fingerprint(self) -> str:
-        blob = json.dumps(self.scenario.resolved(), sort_keys=True) + __version__
+        blob = json.dumps(self.scenario.resolved(provenance=False), sort_keys=True) + __version__
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def run(
