@@ -61,15 +61,27 @@ def test_cache_is_bounded_and_least_recently_used_goes_first():
     c = Populations(max_bytes=3 * 800)
     arrays = {k: (np.full(100, k, np.int64),) for k in range(4)}  # 800 bytes each
     for k in range(3):
-        c.put((k,), arrays[k])
-    assert c.get((0,)) is not None  # 0 is now the most recently used
-    c.put((3,), arrays[3])
-    assert c.get((1,)) is None  # the least recently used went
-    assert [int(c.get((k,))[0][0]) for k in (0, 2, 3)] == [0, 2, 3]
+        c.put((1, k), arrays[k])  # one seed, three populations
+    assert c.get((1, 0)) is not None  # 0 is now the most recently used
+    c.put((1, 3), arrays[3])
+    assert c.get((1, 1)) is None  # the least recently used went
+    assert [int(c.get((1, k))[0][0]) for k in (0, 2, 3)] == [0, 2, 3]
     arrays[3][0][:] = -1  # the cache keeps copies
-    assert int(c.get((3,))[0][0]) == 3
-    c.put((9,), (np.zeros(1000, np.int64),))  # larger than the whole budget: not kept
-    assert c.get((9,)) is None and c.get((0,)) is not None
+    assert int(c.get((1, 3))[0][0]) == 3
+    c.put((1, 9), (np.zeros(1000, np.int64),))  # larger than the whole budget: not kept
+    assert c.get((1, 9)) is None and c.get((1, 0)) is not None
+
+
+def test_cache_keeps_the_last_seeds_only():
+    c = Populations(max_bytes=10**6)
+    a = (np.zeros(10, np.int64),)
+    for seed in (1, 2, 3):
+        c.put((seed, "x"), a)
+        c.put((seed, "y"), a)
+    assert c.get((1, "x")) is None and c.get((1, "y")) is None  # a seed the sweep is done with
+    assert all(c.get((s, k)) is not None for s in (2, 3) for k in "xy")
+    c.put((2, "z"), a)  # a recent seed: nothing goes
+    assert c.get((3, "x")) is not None and c._bytes == 5 * a[0].nbytes
 
 
 def test_cache_off_keeps_nothing():

@@ -143,13 +143,19 @@ class Populations:
     one seed whose factors do not touch the population (seed, size, marginals, community
     size, traits, panel) draw the same agents, so all but the first copy them from here.
 
-    Keyed on everything synthesis depends on; off (``max_bytes`` 0) unless an experiment's run
-    turns it on. Least recently used entries go first once ``max_bytes`` is exceeded."""
+    Keyed on everything synthesis depends on, the seed first; off (``max_bytes`` 0) unless an
+    experiment's run turns it on. Only the populations of the last ``SEEDS`` seeds are kept
+    (tasks are seed-major: an earlier seed does not come back), so a long sweep of small runs
+    does not fill the cache with seeds it is done with; least recently used entries go first
+    once ``max_bytes`` is exceeded."""
+
+    SEEDS = 2
 
     def __init__(self, max_bytes: int = 0):
         self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
         self._bytes = 0
+        self._seeds: list = []  # the most recent seeds put, newest last
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -172,6 +178,10 @@ class Populations:
             return
         kept = tuple(a.copy() for a in arrays)
         with self._lock:
+            if key[0] not in self._seeds:
+                self._seeds = [*self._seeds, key[0]][-self.SEEDS:]
+                for k in [k for k in self._entries if k[0] not in self._seeds]:
+                    self._bytes -= sum(a.nbytes for a in self._entries.pop(k))
             old = self._entries.pop(key, None)
             self._bytes -= sum(a.nbytes for a in old) if old else 0
             self._entries[key] = kept
@@ -184,6 +194,7 @@ class Populations:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+            self._seeds = []
             self.hits = self.misses = 0
 
 
