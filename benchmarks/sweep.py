@@ -80,19 +80,34 @@ def reuse(seeds: int, rounds: int = 2) -> dict:
 
     import pandas as pd
 
+    from credsim import engine
     from credsim.experiment import Experiment, runner
 
     arms = [(f"appeal {p}", DEMO, {**SMALL, "appeals.probability": p}) for p in (0.1, 0.3, 0.5, 0.7)]
     exp = Experiment.compare(arms, seeds, name="bench-reuse")
     on = runner.POPULATION_CACHE_BYTES
     got: dict[str, list[float]] = {"fresh": [], "reused": []}
+    agents: dict[str, list[float]] = {"fresh": [], "reused": []}  # seconds drawing/copying agents
+    spent = [0.0]
+    draw = engine._agents
+
+    def timed_agents(*a):
+        t = time.perf_counter()
+        try:
+            return draw(*a)
+        finally:
+            spent[0] += time.perf_counter() - t
+
+    engine._agents = timed_agents
     digests = set()
     try:
         for _ in range(rounds):
             for kind, size in (("fresh", 0), ("reused", on)):
                 runner.POPULATION_CACHE_BYTES = size
+                spent[0] = 0.0
                 with tempfile.TemporaryDirectory() as d:
                     res = exp.run(d, workers=1, progress=False)
+                    agents[kind].append(spent[0] / exp.n_runs)
                     rows = [json.loads(x) for x in (Path(d) / "timing.jsonl").read_text().splitlines()]
                     runs = res.runs
                     digests.add(hashlib.sha256(pd.util.hash_pandas_object(runs, index=False).values
@@ -100,10 +115,13 @@ def reuse(seeds: int, rounds: int = 2) -> dict:
                 got[kind].append(sum(r["sim_seconds"] for r in rows[1:]) / (len(rows) - 1))
     finally:
         runner.POPULATION_CACHE_BYTES = on
+        engine._agents = draw
     fresh, reused = min(got["fresh"]), min(got["reused"])
     return {"runs": exp.n_runs, "engine_seconds_per_run_fresh": round(fresh, 4),
             "engine_seconds_per_run_reused": round(reused, 4), "reused_over_fresh": round(reused / fresh, 3),
             "rounds": {k: [round(x, 4) for x in v] for k, v in got.items()},
+            "agents_seconds_per_run_fresh": round(min(agents["fresh"]), 4),
+            "agents_seconds_per_run_reused": round(min(agents["reused"]), 4),
             "same_tables": len(digests) == 1}
 
 

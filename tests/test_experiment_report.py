@@ -247,6 +247,24 @@ def test_heatmap_colourbar_label_fits_in_the_figure():
     box = text.get_window_extent(fig.canvas.get_renderer())
     assert "false record" in text.get_text()
     assert box.y0 >= 0 and box.y1 <= fig.bbox.height and box.x1 <= fig.bbox.width
+    _title_fits(fig)
+
+
+def _title_fits(fig) -> None:
+    fig.canvas.draw()
+    title = fig.axes[0].title
+    box = title.get_window_extent(fig.canvas.get_renderer())
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height, title.get_text()
+
+
+def test_long_titles_are_wrapped_to_the_figure():
+    v = sobol_view()
+    v.meta["metric_labels"]["wrongful_restricted_days"] = "agent-days restricted because of a false record"
+    v.seed_noise_share = {"wrongful_restricted_days": 0.04}
+    fig = plots.sobol_bars(v, "wrongful_restricted_days")
+    assert "4% not shared by all points" in fig.axes[0].get_title().replace("\n", " ")
+    _title_fits(fig)
+    _title_fits(plots.tornado(grid_view()))
 
 
 def test_heatmap_needs_two_factor_grid():
