@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from credsim.cli import main
 from credsim.errors import ConfigError
 from credsim.experiment import Experiment
+from credsim.experiment.results import ExperimentResults
 from credsim.experiment.store import RunStore
 
 TESTS = Path(__file__).parent
@@ -609,3 +610,31 @@ values = [0.1, 0.4, 0.7]
     assert text.startswith("6 runs (3 points x 2 seeds), 0 already done; about "), text
     assert "in this process (rough estimate)" in text, text
     assert RunStore(out).meta()["runs_resumed"] == 0
+
+
+def test_compare_cli_two_scenarios_and_a_change(tmp_path):
+    """``credsim compare A.toml B.toml --seeds K`` and ``credsim compare A.toml --set ...``: one
+    arm per scenario (or change) on the same seeds, differences against the first arm."""
+    tiny = [a for k, v in TINY.items() for a in ("--all", f"{k}={str(v).lower()}")]
+    court = ROOT / "scenarios" / "court-blacklist.toml"
+    out = tmp_path / "two"
+    cli = CliRunner().invoke(main, ["compare", str(court), str(RONGCHENG), "--seeds", "2", *tiny,
+                                    "-o", str(out), "-q", "--workers", "1"])
+    assert cli.exit_code == 0, (cli.output, cli.exception)
+    res = ExperimentResults(out)
+    assert list(res.points.label) == ["court-blacklist", "rongcheng"]
+    assert res.runs.groupby("point").seed.apply(list).tolist() == [res.meta["seeds"]] * 2
+    d = res.differences
+    assert set(d.arm) == {"rongcheng"} and set(d.baseline) == {"court-blacklist"}
+    out = tmp_path / "one"
+    cli = CliRunner().invoke(main, ["compare", str(DEMO), "--set", "appeals.probability=0.6", "--seeds", "2",
+                                    *tiny, "-o", str(out), "-q", "--workers", "1"])
+    assert cli.exit_code == 0, (cli.output, cli.exception)
+    res = ExperimentResults(out)
+    assert list(res.points.label) == ["baseline", "probability=0.6"]
+    row = res.differences.set_index("metric").loc["wrongful_restricted_days"]
+    runs = res.runs.pivot(index="seed", columns="point", values="wrongful_restricted_days")
+    assert row["mean"] == pytest.approx((runs[1] - runs[0]).mean())
+    # the change is labelled as an override of this comparison in experiment.json
+    prov = RunStore(out).meta()["provenance"]["1"]
+    assert any(e["path"] == "appeals.probability" and "override by key path" in e["assumption"] for e in prov)
