@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from credsim.cli import main
 from credsim.errors import ConfigError
 from credsim.experiment import Experiment
+from credsim.experiment.results import ExperimentResults
 from credsim.experiment.store import RunStore
 
 TESTS = Path(__file__).parent
@@ -133,6 +134,62 @@ levels = 4
         assert m.loc[k, "mu"] == pytest.approx(b * (hi - lo), rel=1e-9, abs=1e-12)
         assert m.loc[k, "sigma"] == pytest.approx(0.0, abs=1e-9)
     assert res.sql("select count(*) as n from runs").n[0] == 32
+
+
+def _ishigami_morris_analytic(levels: int = 4) -> dict[str, tuple[float, float, float]]:
+    """Morris mu*, mu and sigma of Ishigami on the ``levels`` grid of the unit cube, exactly: the
+    elementary effect (f(x + D e_i) - f(x)) / D, D = p / (2 (p - 1)), over every grid point a
+    trajectory can step from (x_i in the lower half, the other inputs on any level)."""
+    import itertools
+
+    def f(u):
+        x = {f"x{j + 1}": -math.pi + 2 * math.pi * v for j, v in enumerate(u)}
+        return stubs.ishigami(x, 0)["score_mean_end"]
+
+    grid = [k / (levels - 1) for k in range(levels)]
+    step = levels / (2 * (levels - 1))
+    out = {}
+    for i in range(3):
+        ee = []
+        for base in grid[: levels // 2]:
+            for rest in itertools.product(grid, repeat=2):
+                u = list(rest)
+                u.insert(i, base)
+                v = list(u)
+                v[i] += step
+                ee.append((f(v) - f(u)) / step)
+        e = np.array(ee)
+        out[f"x{i + 1}"] = (float(np.abs(e).mean()), float(e.mean()), float(e.std()))
+    return out
+
+
+def test_morris_on_ishigami_matches_the_analytic_screening(tmp_path):
+    # r = 100 trajectories (400 runs): the analytic mu* of each factor lies in its bootstrap
+    # interval (design seeds 1 to 5 all do; x2's elementary effects all have the same size, so
+    # its mu* is exact and its interval has no width)
+    factors = "".join(f'[[factors]]\npath = "x{i}"\nrange = [{-math.pi!r}, {math.pi!r}]\n' for i in (1, 2, 3))
+    path = write(tmp_path, "morris.toml", f'''
+name = "ishigami-morris"
+scenario = "{RONGCHENG}"
+outputs = ["score_mean_end"]
+daily = false
+[design]
+kind = "morris"
+samples = 100
+levels = 4
+seed = 2
+{factors}''')
+    exp = Experiment.from_file(path)
+    assert exp.n_runs == 100 * 4
+    m = exp.run(tmp_path / "m", model=stubs.ishigami, workers=1, progress=False).morris.set_index("factor")
+    for f, (mu_star, mu, sigma) in _ishigami_morris_analytic().items():
+        r = m.loc[f]
+        assert r.mu_star_low - 1e-9 <= mu_star <= r.mu_star_high + 1e-9, (f, mu_star, r.to_dict())
+        assert abs(r.mu - mu) <= 3 * sigma / math.sqrt(100), (f, mu, r.to_dict())  # 3 standard errors
+        assert r.sigma == pytest.approx(sigma, rel=0.15), (f, sigma, r.to_dict())
+    # x1 moves the output one way only (mu = mu*); x2 and x3 both ways (mu near 0, mu* large)
+    assert m.loc["x1", "mu"] == pytest.approx(m.loc["x1", "mu_star"])
+    assert abs(m.loc["x2", "mu"]) < 0.2 * m.loc["x2", "mu_star"]
 
 
 def test_an_output_undefined_in_every_run_does_not_break_the_analysis(tmp_path):
@@ -499,3 +556,85 @@ def test_replicates_rows_equal_single_runs(tmp_path):
         for k, v in want.items():
             assert got[k] == v or (_missing(v) and _missing(got[k])), (seed, k, got[k], v)
     assert runs.restricted_person_days.nunique() > 1 or runs.acts_true.nunique() > 1  # seeds differ
+
+
+def test_experiment_values_carry_the_experiment_as_provenance(tmp_path):
+    """Each point's values set by the experiment file name it, in experiment.json and in the
+    scenario its runs use."""
+    from credsim.experiment.runner import scenario_for
+
+    path = write(tmp_path, "exp.toml", f"""
+name = "prov"
+scenario = "{DEMO}"
+seeds = 1
+[set]
+{toml_table(TINY)}
+[design]
+kind = "grid"
+[[factors]]
+path = "appeals.probability"
+values = [0.1, 0.4]
+""")
+    exp = Experiment.from_file(path)
+    prov = exp.meta()["provenance"]
+    assert set(prov) == {"0", "1"}
+    entry = next(e for e in prov["1"] if e["path"] == "appeals.probability")
+    assert entry["value"] == 0.4
+    assert entry["assumption"] == f"override by key path appeals.probability = 0.4 (experiment prov, {path})"
+    resolved = scenario_for(exp.arms[1]).resolved()
+    assert entry in resolved["overrides"]
+
+
+def test_sweep_prints_runs_and_estimate_before_starting(tmp_path):
+    path = write(tmp_path, "small.toml", f"""
+name = "small"
+scenario = "{DEMO}"
+seeds = 2
+daily = false
+[set]
+{toml_table(TINY)}
+[design]
+kind = "grid"
+[[factors]]
+path = "appeals.probability"
+values = [0.1, 0.4, 0.7]
+""")
+    dry = CliRunner().invoke(main, ["sweep", str(path), "--dry-run", "--workers", "2"])
+    assert dry.exit_code == 0, dry.output
+    assert "3 points x 2 seeds = 6 runs; all points valid; about" in dry.output
+    assert "on 2 workers" in dry.output
+    out = tmp_path / "out"
+    cli = CliRunner().invoke(main, ["sweep", str(path), "-o", str(out), "--workers", "1"])
+    assert cli.exit_code == 0, cli.output
+    text = " ".join(cli.stderr.split())  # the console wraps long lines
+    assert text.startswith("6 runs (3 points x 2 seeds), 0 already done; about "), text
+    assert "in this process (rough estimate)" in text, text
+    assert RunStore(out).meta()["runs_resumed"] == 0
+
+
+def test_compare_cli_two_scenarios_and_a_change(tmp_path):
+    """``credsim compare A.toml B.toml --seeds K`` and ``credsim compare A.toml --set ...``: one
+    arm per scenario (or change) on the same seeds, differences against the first arm."""
+    tiny = [a for k, v in TINY.items() for a in ("--all", f"{k}={str(v).lower()}")]
+    court = ROOT / "scenarios" / "court-blacklist.toml"
+    out = tmp_path / "two"
+    cli = CliRunner().invoke(main, ["compare", str(court), str(RONGCHENG), "--seeds", "2", *tiny,
+                                    "-o", str(out), "-q", "--workers", "1"])
+    assert cli.exit_code == 0, (cli.output, cli.exception)
+    res = ExperimentResults(out)
+    assert list(res.points.label) == ["court-blacklist", "rongcheng"]
+    assert res.runs.groupby("point").seed.apply(list).tolist() == [res.meta["seeds"]] * 2
+    d = res.differences
+    assert set(d.arm) == {"rongcheng"} and set(d.baseline) == {"court-blacklist"}
+    out = tmp_path / "one"
+    cli = CliRunner().invoke(main, ["compare", str(DEMO), "--set", "appeals.probability=0.6", "--seeds", "2",
+                                    *tiny, "-o", str(out), "-q", "--workers", "1"])
+    assert cli.exit_code == 0, (cli.output, cli.exception)
+    res = ExperimentResults(out)
+    assert list(res.points.label) == ["baseline", "probability=0.6"]
+    row = res.differences.set_index("metric").loc["wrongful_restricted_days"]
+    runs = res.runs.pivot(index="seed", columns="point", values="wrongful_restricted_days")
+    assert row["mean"] == pytest.approx((runs[1] - runs[0]).mean())
+    # the change is labelled as an override of this comparison in experiment.json
+    prov = RunStore(out).meta()["provenance"]["1"]
+    assert any(e["path"] == "appeals.probability" and "override by key path" in e["assumption"] for e in prov)

@@ -35,6 +35,7 @@ class View:
     morris: pd.DataFrame | None = None
     effects: pd.DataFrame | None = None
     seed_share: dict[str, float | None] | None = field(default=None)
+    seed_noise_share: dict[str, float | None] | None = field(default=None)
 
 
 def _meta(kind: str, design: str | None, factors: list[dict], n_points: int, seeds: list[int]) -> dict:
@@ -130,7 +131,8 @@ def sobol_view() -> View:
                         for o in outs for f, mu in zip(names, (3.0, -10.0, 0.5), strict=True)])
     return View(meta=_meta("sweep", "sobol", factors, 12, sd), points=pts,
                 runs=_runs(list(range(12)), sd, rng), sobol=sob, morris=mor,
-                seed_share={"wrongful_restricted_days": 0.1, "restricted_final_day": None})
+                seed_share={"wrongful_restricted_days": 0.1, "restricted_final_day": None},
+                seed_noise_share={"wrongful_restricted_days": 0.04, "restricted_final_day": None})
 
 
 @pytest.fixture(autouse=True)
@@ -235,6 +237,36 @@ def test_heatmap_annotates_means():
     assert ax.get_xlabel() == "fpir" and ax.get_ylabel() == "appeal"
 
 
+def test_heatmap_colourbar_label_fits_in_the_figure():
+    v = grid_view()
+    v.meta["metric_labels"]["wrongful_restricted_days"] = "agent-days restricted because of a false record"
+    fig = plots.heatmap(v)
+    fig.canvas.draw()
+    cbar = fig.axes[1]
+    text = cbar.yaxis.label
+    box = text.get_window_extent(fig.canvas.get_renderer())
+    assert "false record" in text.get_text()
+    assert box.y0 >= 0 and box.y1 <= fig.bbox.height and box.x1 <= fig.bbox.width
+    _title_fits(fig)
+
+
+def _title_fits(fig) -> None:
+    fig.canvas.draw()
+    title = fig.axes[0].title
+    box = title.get_window_extent(fig.canvas.get_renderer())
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height, title.get_text()
+
+
+def test_long_titles_are_wrapped_to_the_figure():
+    v = sobol_view()
+    v.meta["metric_labels"]["wrongful_restricted_days"] = "agent-days restricted because of a false record"
+    v.seed_noise_share = {"wrongful_restricted_days": 0.04}
+    fig = plots.sobol_bars(v, "wrongful_restricted_days")
+    assert "4% not shared by all points" in fig.axes[0].get_title().replace("\n", " ")
+    _title_fits(fig)
+    _title_fits(plots.tornado(grid_view()))
+
+
 def test_heatmap_needs_two_factor_grid():
     ax = plots.heatmap(sobol_view()).axes[0]
     assert not ax.images and "exactly 2 factors" in ax.texts[0].get_text()
@@ -243,7 +275,7 @@ def test_heatmap_needs_two_factor_grid():
 def test_plot_dispatch_and_unknown_kind():
     v = compare_view()
     assert len(plots.plot(v, "fan").axes[0].get_lines()) == 3
-    assert plots.plot(v, "fan", series="grade_A").axes[0].get_ylabel() == "persons holding grade A"
+    assert plots.plot(v, "fan", series="grade_A").axes[0].get_ylabel() == "agents holding grade A"
     with pytest.raises(ValueError, match="fan, differences, sobol, tornado, morris, heatmap"):
         plots.plot(v, "violin")
 
@@ -338,6 +370,8 @@ def test_report_sobol_sweep(tmp_path):
     assert {"plots/sobol-wrongful_restricted_days.png", "plots/morris-restricted_final_day.png"} <= set(files)
     assert not any("heatmap" in f or "tornado" in f for f in files)
     assert "S1 is the share" in html and "10.0%" in html and "not estimated" in html
+    # both shares, each explained in a sentence, one row per output
+    assert "The seed share is" in html and "The seed noise share is" in html and "4.0%" in html
     top = html.split("Top factors")[1]
     assert top.index("appeal") < top.index("fpir") < top.index("decay")
 

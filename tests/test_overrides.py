@@ -279,3 +279,32 @@ def test_setting_regime_file_clears_regime_use(tmp_path):
     assert changed.regime.use is None and changed.regime_model.name == "ficp"
     back = changed.with_overrides({"regime.use": "rongcheng"})
     assert back.regime.file is None and back.regime_model.name == "rongcheng"
+
+
+def test_overridden_values_carry_their_own_provenance():
+    """A value set by key path no longer rests on its file's source: the resolved scenario (what
+    a run directory records) lists each override with its label, and the item it changed says
+    so, keeping the old text after "was:"."""
+    sc = Scenario.from_file(DEMO)
+    old = sc.resolved()
+    assert "overrides" not in old
+    s2 = sc.with_overrides({"detection.errors.cameras.fpir": 0.03, "regime.rules[0].points": -7,
+                            "appeals.probability": 0.5}, source="demo --set")
+    r = s2.resolved()
+    labels = {e["path"]: e["assumption"] for e in r["overrides"]}
+    assert labels["appeals.probability"] == "override by key path appeals.probability = 0.5 (demo --set)"
+    rule = r["regime"]["rules"][0]
+    assert rule["points"] == -7 and rule["source"] is None
+    assert rule["assumption"].startswith("override by key path regime.rules[0].points = -7 (demo --set)")
+    was = old["regime"]["rules"][0]
+    assert rule["assumption"].endswith("; was: " + (was["source"] or "assumption: " + was["assumption"]))
+    cams = next(s for s in r["catalogue"]["sensors"] if s["name"] == "cameras")
+    assert cams["errors_source"].startswith("override by key path detection.errors.cameras.fpir = 0.03")
+    # untouched items keep theirs; a later override of the same path replaces the earlier label
+    assert r["regime"]["rules"][1] == old["regime"]["rules"][1]
+    r3 = s2.with_overrides({"appeals.probability": 0.7}, origin="experiment x").resolved()
+    assert [e["assumption"] for e in r3["overrides"] if e["path"] == "appeals.probability"] == [
+        "override by key path appeals.probability = 0.7 (experiment x)"]
+    assert len(r3["overrides"]) == 3
+    # a derived scenario (the chilling baseline) keeps them
+    assert s2.with_changes({"response": {"chilling": 0.0}}).resolved()["overrides"] == r["overrides"]

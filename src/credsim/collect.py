@@ -98,6 +98,10 @@ class Reduction:
         self.events += r.events
         self.done += 1
 
+    def levels(self, days: int) -> np.ndarray:
+        """The daily levels: ``level``'s day-to-day differences summed up, ``days`` days."""
+        return np.cumsum(self.level, axis=1)[:, :days]
+
 
 NATIONAL = "all provinces simulated"  # the one province of a run reduced nationally
 
@@ -143,7 +147,7 @@ def run_meta(scenario: Scenario, regime: Regime, catalogue: Catalogue, plan: Pop
 
 def collect(red: Reduction, meta: dict[str, Any]) -> Results:
     """The ``Results`` of a run from its summed aggregates and its ``run_meta``."""
-    level = np.cumsum(red.level, axis=1)[:, : meta["days"]]  # differences -> levels per day
+    level = red.levels(meta["days"])
     return Results(meta, daily_frame(level, red.acts_grade, meta), acts_frame(red.acts_day, meta),
                    panel_frame(red.panel, meta), red.score_hist, harm_frame(red.harm, meta))
 

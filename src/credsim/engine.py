@@ -38,7 +38,7 @@ from credsim.mechanisms import kernel_features
 from credsim.peer import peer_round
 from credsim.population import Community
 from credsim.state import Agents, Links, Outputs, ReachLog, Span, State, Visit
-from credsim.synthesis import households, legal_representatives, synthesize
+from credsim.synthesis import POPULATIONS, households, legal_representatives, synthesize
 from credsim.tally import tally
 
 N_BLOCKS = 64  # work units per community: fixed, so results never depend on threads
@@ -218,7 +218,8 @@ def run_community(spec: EngineSpec, c: Community, replay: bool = True) -> Commun
 
 
 def _agents(spec: EngineSpec, c: Community) -> tuple[Agents, Links]:
-    """The community's agents and, when something uses them, their links."""
+    """The community's agents and, when something uses them, their links (from this process's
+    cache of populations when a sweep turned it on and drew them before: ``POPULATIONS``)."""
     n = c.agents
     B, X = spec.behaviour, spec.mechanisms
     group = scratch("group", (n,), np.int8)
@@ -226,21 +227,34 @@ def _agents(spec: EngineSpec, c: Community) -> tuple[Agents, Links]:
     traits = scratch("traits", (n, max(B.trait_sigma.shape[0], 1)), np.float32)
     # the anonymous panel: local index of each sampled agent, -1 for the rest (empty without one)
     panel = scratch("panel", (n if spec.panel_rate > 0 else 0,), np.int32)
+    # households are built only when something uses them (coupling, or acts that need a parent)
+    with_households = bool(X.households or X.act_parent.any())
+    # legal representatives matter only when some sanction reaches across the firm link
+    with_reps = bool(X.legal_reps and (X.reach_rep or X.reach_firms))
+    key = (spec.seed, c.person_offset, c.persons, c.firm_offset, c.firms, spec.shares.tobytes(),
+           B.trait_sigma.tobytes(), B.trait_stream.tobytes(), spec.panel_rate,
+           spec.household_size if with_households else None, with_households, with_reps)
+    kept = POPULATIONS.get(key)
+    if kept is not None:
+        for dst, src in zip((group, age, traits, panel), kept[:4], strict=True):
+            dst[...] = src
+        hh_start, hh_of, elder, rep, rf_start, rf = (a.copy() for a in kept[4:])
+        return (Agents(group, age, elder, traits, panel, _EMPTY8),
+                Links(hh_start, hh_of, rep, rf_start, rf))
     synthesize(spec.seed, c.person_offset, c.persons, c.firm_offset, c.firms, spec.shares,
                B.trait_sigma, B.trait_stream, group, age, traits, spec.panel_rate, panel)
-    # households are built only when something uses them (coupling, or acts that need a parent)
-    if X.households or X.act_parent.any():
+    if with_households:
         hh_start, hh_of, elder = households(
             spec.seed, c, spec.household_size, age,
             out=(scratch("hh_start", (c.persons + 1,), np.int64),
                  scratch("hh_of", (c.persons,), np.int32), scratch("elder", (n,), np.bool_)))
     else:
         hh_start, hh_of, elder = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.bool_)
-    # legal representatives matter only when some sanction reaches across the firm link
-    if X.legal_reps and (X.reach_rep or X.reach_firms):
+    if with_reps:
         rep, rf_start, rf = legal_representatives(spec.seed, c, age)
     else:
         rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), _EMPTY64
+    POPULATIONS.put(key, (group, age, traits, panel, hh_start, hh_of, elder, rep, rf_start, rf))
     return (Agents(group, age, elder, traits, panel, _EMPTY8),
             Links(hh_start, hh_of, rep, rf_start, rf))
 

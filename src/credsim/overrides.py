@@ -161,6 +161,57 @@ def split(overrides: Mapping[str, Any], source: str) -> dict[str, list[tuple[Pat
     return groups
 
 
+def provenance(path: str, value: Any, origin: str) -> str:
+    """The assumption label of a value set by key path: a value changed by ``--set`` or an
+    experiment no longer rests on the source or assumption its file gave it."""
+    return f"override by key path {path} = {value!r} ({origin})"
+
+
+# scenario tables that change a catalogue item, and the item's provenance field they overrule
+CATALOGUE_ITEMS = {("detection", "errors"): ("sensors", "errors_source"),
+                   ("detection", "sensors"): ("sensors", "source"),
+                   ("behaviour", "acts"): ("acts", "source"), ("behaviour", "traits"): ("traits", "source")}
+
+
+def mark_overridden(resolved: dict[str, Any], entries: Iterable[dict[str, Any]]) -> None:
+    """In a resolved scenario (``Scenario.resolved``), replace the provenance of each item an
+    override changed by the override's (the innermost table on its path with a ``source`` or
+    an ``assumption``; a sensor's ``errors_source`` for ``detection.errors``), keeping the old
+    text after "was:"."""
+    for e in entries:
+        try:
+            path = parse_path(e["path"])
+        except ValueError:
+            continue
+        doc, rest = target_of(path)
+        node, field = None, "source"
+        if doc == "scenario" and tuple(rest[:2]) in CATALOGUE_ITEMS and len(rest) > 2:
+            items, field = CATALOGUE_ITEMS[tuple(rest[:2])]
+            node = next((x for x in resolved.get("catalogue", {}).get(items, [])
+                         if x.get("name") == rest[2]), None)
+        elif doc in resolved and doc != "scenario":
+            cur: Any = resolved[doc]
+            for step in rest:
+                if isinstance(cur, list):
+                    try:
+                        cur = cur[_index(cur, step, ())]
+                    except LookupError:
+                        break
+                elif isinstance(cur, dict) and step in cur:
+                    cur = cur[step]
+                else:
+                    break
+                if isinstance(cur, dict) and ("source" in cur or "assumption" in cur):
+                    node = cur
+        if node is None:
+            continue
+        if field == "errors_source":
+            node[field] = f"{e['assumption']}; was: {node.get(field)}"
+            continue
+        was = node.get("source") or (f"assumption: {node['assumption']}" if node.get("assumption") else None)
+        node["source"], node["assumption"] = None, e["assumption"] + (f"; was: {was}" if was else "")
+
+
 def lookup_error(source: str, doc: str, exc: LookupError) -> ConfigError:
     """A ConfigError for a path that does not fit its document, named from the scenario."""
     return ConfigError(source, [("" if doc == "scenario" else f"{doc}.") + str(exc)])

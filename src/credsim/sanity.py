@@ -48,6 +48,25 @@ def problems(res: Any, agents: int) -> list[str]:
     return out
 
 
+def sums_problems(level: np.ndarray, red: Any, agents: int) -> list[str]:
+    """The same check on a run's sums, before any table is built (experiments): ``level`` the
+    daily levels (``Reduction.levels``) of ``red`` (a ``Reduction``)."""
+    from credsim.layout import M_PERSONS, M_SCORE_SUM
+
+    out: list[str] = []
+    counts = np.delete(level, M_SCORE_SUM, axis=-1)
+    for name, a in (("daily", counts), ("acts_day", red.acts_day), ("acts_grade", red.acts_grade),
+                    ("harm", red.harm), ("score_hist", red.score_hist)):
+        if a.size and a.min() < 0:
+            out.append(f"{name}: negative counts (min {a.min()})")
+    per_day = level[..., M_PERSONS].sum(axis=(0, 2, 3))
+    wrong = np.nonzero(per_day != agents)[0]
+    if len(wrong):
+        out.append(f"daily.persons: the grades hold {int(per_day[wrong[0]])} agents on day "
+                   f"{int(wrong[0])}, not {agents}")
+    return out
+
+
 def _numbers(x: Any, path: str = "") -> list[tuple[str, float]]:
     if isinstance(x, dict):
         return [n for k, v in x.items() for n in _numbers(v, f"{path}.{k}" if path else str(k))]

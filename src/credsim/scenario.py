@@ -132,6 +132,8 @@ class Scenario(MechanismSections, ScenarioTables):
     # changes by key path to the regime, catalogue and marginals files (``with_overrides``)
     _patches: dict[str, list] = PrivateAttr(default_factory=dict)
     _patch_source: str = PrivateAttr(default="--set")
+    # what was set by key path, with its provenance label: resolved() records it
+    _overridden: list[dict[str, Any]] = PrivateAttr(default_factory=list)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Scenario:
@@ -154,7 +156,7 @@ class Scenario(MechanismSections, ScenarioTables):
         if not self.calibrated:
             return self
         return self.with_overrides({k: c.value for k, c in self.calibrated.items()},
-                                   source=f"{source} [calibrated]")
+                                   source=f"{source} [calibrated]", origin="calibrated")
 
     # ---- resolved parts (regime, catalogue, marginals) -------------------------------------
     @cached_property
@@ -264,14 +266,18 @@ class Scenario(MechanismSections, ScenarioTables):
         sc._base, sc._source = self._base, source or self._source
         sc._patches = patches
         sc._patch_source = source or self._patch_source
+        sc._overridden = list(self._overridden)
         sc.check()
         return sc
 
-    def with_overrides(self, changes: Mapping[str, Any], source: str = "--set") -> Scenario:
+    def with_overrides(self, changes: Mapping[str, Any], source: str = "--set",
+                       origin: str | None = None) -> Scenario:
         """A copy with values changed by key path (``{"regime.bands[3].min": 900,
         "appeals.probability": 0.5}``: see ``credsim.overrides``), validated again. Errors name
         ``source`` and the path. Setting ``population.persons`` drops ``population.scale`` and
-        the other way round; ``regime.use`` and ``regime.file`` likewise (``EXCLUSIVE_KEYS``)."""
+        the other way round; ``regime.use`` and ``regime.file`` likewise (``EXCLUSIVE_KEYS``).
+        Each value set carries the provenance "override by key path ... (``origin``, default
+        ``source``)" in ``resolved()`` ("calibrated" for ``origin="calibrated"``)."""
         if not changes:
             return self
         groups = overrides.split(changes, source)
@@ -291,14 +297,23 @@ class Scenario(MechanismSections, ScenarioTables):
             patches.setdefault(doc, []).extend(ch)
         sc = self._derived(data, patches, source)
         _ = sc.regime_model, sc.catalogue, sc.marginals_model  # every patched file validates now
+        sc._overridden = [e for e in self._overridden if e["path"] not in changes] + [
+            {"path": k, "value": v, "assumption": "calibrated" if origin == "calibrated"
+             else overrides.provenance(k, v, origin or source)} for k, v in changes.items()]
         return sc
 
-    def resolved(self) -> dict[str, Any]:
-        """The scenario with its regime and catalogue resolved: what a run directory records."""
-        return {
+    def resolved(self, provenance: bool = True) -> dict[str, Any]:
+        """The scenario with its regime and catalogue resolved: what a run directory records.
+        ``provenance=False`` leaves out the labels of values set by key path (what a run
+        computes does not depend on them: checkpoints' fingerprints)."""
+        out = {
             "scenario": self.model_dump(mode="json"),
             "regime": self.regime_model.model_dump(mode="json"),
             "catalogue": self.catalogue.model_dump(mode="json"),
             **({"marginals_changes": {overrides.show(p): v for p, v in self._patches["marginals"]}}
                if self._patches.get("marginals") else {}),
         }
+        if provenance and self._overridden:  # values set by key path: their labels, the items changed
+            out["overrides"] = [dict(e) for e in self._overridden]
+            overrides.mark_overridden(out, self._overridden)
+        return out

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from credsim.results import Results
 
 PANEL_CAP = 4096  # panel rows per block per community (more are dropped)
+_SANITY = "the run's outputs fail the end-of-run check (a bug in credsim, please report it): "
 
 
 def peak_rss_mb() -> float:
@@ -99,7 +100,7 @@ class Sim:
         )
 
     def fingerprint(self) -> str:
-        blob = json.dumps(self.scenario.resolved(), sort_keys=True) + __version__
+        blob = json.dumps(self.scenario.resolved(provenance=False), sort_keys=True) + __version__
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def run(
@@ -124,6 +125,41 @@ class Sim:
         (``credsim.estimate``), says so with ``progress``, and raises ``ResourceError`` before
         allocating if its peak memory exceeds the memory available, unless ``force``. On a cold
         Numba cache with several local workers, the kernels are compiled here first, once."""
+        red, meta, bar = self._reduce(out, workers, dask, resume, progress, by_province, force,
+                                      check_resources)
+        perf = meta["performance"]
+        res = collect(red, meta)
+        bad = sanity.problems(res, self.plan.persons + self.plan.firms)
+        if bad:
+            raise sanity.SanityError(_SANITY + "; ".join(bad[:10]))
+        sc = self.scenario
+        if sc.output.chilling_baseline and sc.response.chilling > 0:
+            from credsim import harms
+
+            base = Sim(sc.with_changes({"response": {"chilling": 0.0}})).run(
+                workers=workers, dask=dask, progress=progress, by_province=by_province)
+            res.summary["harms"]["chilling"] = harms.chilling_index(res, base)
+        if out is not None:
+            _save(res, Path(out), self.scenario)
+        bar.summary(perf)
+        return res
+
+    def reduction(self, *, workers: int | None = None, dask: str | None = None,
+                  progress: bool = False, by_province: bool = False) -> tuple[Reduction, dict]:
+        """Run every community and return their summed aggregates and the run's ``run_meta``,
+        without the tables of a ``Results`` (nor the chilling baseline, the end-of-run check or
+        a run directory): what an experiment's run needs, its row and daily series coming
+        straight from the sums (``experiment.sums``)."""
+        red, meta, _ = self._reduce(None, workers, dask, False, progress, by_province, False, False)
+        bad = sanity.sums_problems(red.levels(self.scenario.days), red, self.plan.persons + self.plan.firms)
+        if bad:
+            raise sanity.SanityError(_SANITY + "; ".join(bad[:10]))
+        return red, meta
+
+    def _reduce(self, out, workers, dask, resume: bool, progress: bool, by_province: bool,
+                force: bool, check_resources: bool | None) -> tuple[Reduction, dict, RunProgress]:
+        """The communities run and summed: the reduction, the run's meta (with its
+        performance) and the progress bar (to print its summary at the end)."""
         spec = self.engine_spec()
         comms = self.plan.communities
         if out is not None if check_resources is None else check_resources:
@@ -177,23 +213,9 @@ class Sim:
                              if red.events > resumed_events else None),
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
-        res = collect(red, run_meta(self.scenario, self.regime, self.catalogue, self.plan,
-                                    spec.mechanisms.act_accept, perf, by_province))
-        bad = sanity.problems(res, self.plan.persons + self.plan.firms)
-        if bad:
-            raise sanity.SanityError("the run's outputs fail the end-of-run check (a bug in "
-                                     "credsim, please report it): " + "; ".join(bad[:10]))
-        sc = self.scenario
-        if sc.output.chilling_baseline and sc.response.chilling > 0:
-            from credsim import harms
-
-            base = Sim(sc.with_changes({"response": {"chilling": 0.0}})).run(
-                workers=workers, dask=dask, progress=progress, by_province=by_province)
-            res.summary["harms"]["chilling"] = harms.chilling_index(res, base)
-        if out is not None:
-            _save(res, Path(out), self.scenario)
-        bar.summary(perf)
-        return res
+        meta = run_meta(self.scenario, self.regime, self.catalogue, self.plan,
+                        spec.mechanisms.act_accept, perf, by_province)
+        return red, meta, bar
 
     def _check_resources(self, workers, dask, force: bool, progress: bool) -> None:
         from credsim.errors import ResourceError

@@ -8,6 +8,8 @@ an agent is.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -134,3 +136,66 @@ def legal_representatives(seed: int, c: Community, age: np.ndarray):
     rf_start = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(rep, minlength=n), out=rf_start[1:])
     return rep, rf_start, order.astype(np.int64)
+
+
+class Populations:
+    """A bounded cache of synthesized communities in this process, for sweeps: the points of
+    one seed whose factors do not touch the population (seed, size, marginals, community
+    size, traits, panel) draw the same agents, so all but the first copy them from here.
+
+    Keyed on everything synthesis depends on, the seed first; off (``max_bytes`` 0) unless an
+    experiment's run turns it on. Only the populations of the last ``SEEDS`` seeds are kept
+    (tasks are seed-major: an earlier seed does not come back), so a long sweep of small runs
+    does not fill the cache with seeds it is done with; least recently used entries go first
+    once ``max_bytes`` is exceeded."""
+
+    SEEDS = 2
+
+    def __init__(self, max_bytes: int = 0):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
+        self._bytes = 0
+        self._seeds: list = []  # the most recent seeds put, newest last
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple) -> tuple[np.ndarray, ...] | None:
+        if not self.max_bytes:
+            return None
+        with self._lock:
+            got = self._entries.get(key)
+            if got is None:
+                self.misses += 1
+            else:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return got
+
+    def put(self, key: tuple, arrays: tuple[np.ndarray, ...]) -> None:
+        """Keep copies of ``arrays`` (the caller's may be scratch memory, reused next)."""
+        size = sum(a.nbytes for a in arrays)
+        if not self.max_bytes or size > self.max_bytes:
+            return
+        kept = tuple(a.copy() for a in arrays)
+        with self._lock:
+            if key[0] not in self._seeds:
+                self._seeds = [*self._seeds, key[0]][-self.SEEDS:]
+                for k in [k for k in self._entries if k[0] not in self._seeds]:
+                    self._bytes -= sum(a.nbytes for a in self._entries.pop(k))
+            old = self._entries.pop(key, None)
+            self._bytes -= sum(a.nbytes for a in old) if old else 0
+            self._entries[key] = kept
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, gone = self._entries.popitem(last=False)
+                self._bytes -= sum(a.nbytes for a in gone)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+            self._seeds = []
+            self.hits = self.misses = 0
+
+
+POPULATIONS = Populations()  # this process's cache (off until a sweep's run turns it on)

@@ -74,22 +74,23 @@ class Experiment:
         seed0 = _scenario(scenario, str(path), "scenario").seed
         seeds = f.seed_list(seed0)
         design = None
+        origin = f"experiment {f.name}, {path}"
         if f.arms:
             kind = "compare"
             arms = []
             for i, a in enumerate(f.arms):
                 sc = str((base / a.scenario).resolve()) if a.scenario else scenario
                 _exists(sc, str(path), f"arms[{i}].scenario")
-                arms.append(Arm(i, a.label, sc, {**common, **a.set}))
+                arms.append(Arm(i, a.label, sc, {**common, **a.set}, origin))
         elif f.factors:
             kind = "sweep"
             design = make_design(f.factors, f.design, str(path))
             arms = [Arm(i, _label(design.overrides(i), dict(zip([x.path for x in design.factors],
                                                                  design.names, strict=True))),
-                        scenario, {**common, **design.overrides(i)}) for i in range(len(design))]
+                        scenario, {**common, **design.overrides(i)}, origin) for i in range(len(design))]
         else:
             kind = "replicates"
-            arms = [Arm(0, Scenario.from_file(scenario).name, scenario, common)]
+            arms = [Arm(0, Scenario.from_file(scenario).name, scenario, common, origin)]
         return cls(f.name, kind, arms, seeds, outputs=f.outputs, daily=f.daily, design=design,
                    spec=f.model_dump(mode="json"), source=str(path), text=path.read_text(encoding="utf-8"),
                    description=f.description)
@@ -105,7 +106,8 @@ class Experiment:
         overrides = dict(overrides or {})
         first = int(overrides.pop("seed", sc.seed))
         seed_list = list(range(first, first + seeds)) if isinstance(seeds, int) else list(seeds)
-        arm = Arm(0, sc.name + (f" ({_label(overrides)})" if overrides else ""), path, dict(overrides or {}))
+        arm = Arm(0, sc.name + (f" ({_label(overrides)})" if overrides else ""), path, dict(overrides or {}),
+                  f"experiment {name or sc.name}")
         return cls(name or sc.name, "replicates", [arm], seed_list, source=str(scenario), **kw)
 
     @classmethod
@@ -117,7 +119,8 @@ class Experiment:
             raise ValueError("a comparison needs at least two arms")
         # a run's seed is the experiment's: the first arm's "seed" override is the first seed
         first = arms[0][2].get("seed") if arms else None
-        built = [Arm(i, label, str(Path(p).resolve()), {k: v for k, v in o.items() if k != "seed"})
+        built = [Arm(i, label, str(Path(p).resolve()), {k: v for k, v in o.items() if k != "seed"},
+                     f"arm {label} of experiment {name or 'compare'}")
                  for i, (label, p, o) in enumerate(arms)]
         labels = [a.label for a in built]
         if len(set(labels)) != len(labels):
@@ -137,7 +140,8 @@ class Experiment:
                 raise ConfigError("--set", [f"{k}: is a factor of {self.source}: setting it would make "
                                             f"every point the same (change the factor instead)"
                                             for k in clash])
-        arms = [Arm(a.point, a.label, a.scenario, {**a.overrides, **changes}) for a in self.arms]
+        arms = [Arm(a.point, a.label, a.scenario, {**a.overrides, **changes},
+                    f"{a.origin or 'experiment ' + self.name} and --set") for a in self.arms]
         spec = {**self.spec, "set_after": dict(changes)}
         return Experiment(self.name, self.kind, arms, self.seeds, outputs=self.outputs, daily=self.daily,
                           design=self.design, spec=spec, source=self.source, text=self.text,
@@ -170,6 +174,8 @@ class Experiment:
             "metric_labels": {k: v for k, v in LABELS.items() if k in self.outputs},
         }
         m["scenario_digests"] = _digests(sorted({a.scenario for a in self.arms}))
+        # each point's values set by key path and the provenance they carry (not fingerprinted)
+        m["provenance"] = {str(a.point): a.provenance() for a in self.arms if a.overrides}
         m["fingerprint"] = hashlib.sha256(json.dumps(
             {k: m[k] for k in ("kind", "design", "factors", "outputs", "seeds", "daily", "arms", "spec",
                                "credsim_version", "scenario_digests")},

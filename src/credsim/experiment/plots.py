@@ -9,6 +9,7 @@ says so in a short centred message. Nothing here picks a backend or calls ``show
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -28,8 +29,8 @@ MAX_DIFF_METRICS = 6
 
 # plain-English fallbacks for daily series and metrics that meta["metric_labels"] does not name
 SERIES_LABELS = {
-    "restricted": "persons under any restriction",
-    "falsely_restricted": "persons restricted on a false record",
+    "restricted": "agents under any restriction",
+    "falsely_restricted": "agents restricted on a false record",
     "mean_score": "mean score (score points)",
     "acts_recorded": "acts recorded per day",
 }
@@ -47,6 +48,7 @@ class ExperimentView(Protocol):
     morris: pd.DataFrame | None
     effects: pd.DataFrame | None
     seed_share: dict[str, float | None] | None
+    seed_noise_share: dict[str, float | None] | None
 
 
 # -------------------------------------------------------------------- helpers
@@ -83,8 +85,8 @@ def label(view: ExperimentView, name: str) -> str:
         return str(labels[name])
     if name in SERIES_LABELS:
         return SERIES_LABELS[name]
-    for prefix, what in (("grade_", "persons holding grade {}"), ("sanction_", "persons under sanction “{}”"),
-                         ("list_", "persons on list “{}”")):
+    for prefix, what in (("grade_", "agents holding grade {}"), ("sanction_", "agents under sanction “{}”"),
+                         ("list_", "agents on list “{}”")):
         if name.startswith(prefix):
             return what.format(name[len(prefix):])
     return name.replace("_", " ")
@@ -125,6 +127,14 @@ def _nothing(ax: Axes | None, title: str, text: str, size: tuple[float, float] =
 def _title(view: ExperimentView, what: str) -> str:
     m = view.meta
     return f"{what}\nexperiment {m.get('name', '')} · scenario {m.get('scenario', '')}"
+
+
+def _set_title(ax: Axes, view: ExperimentView, what: str, fontsize: float = 11) -> None:
+    """The plot's title (``_title``), its first part wrapped to the figure's width: a long
+    metric name ran off the edges of narrow figures (heat maps) and of the Sobol bars."""
+    width_pt = ax.figure.get_figwidth() * 72 * 0.9
+    chars = max(20, int(width_pt / (0.56 * fontsize)))  # an average character is ~0.56 em wide
+    ax.set_title(_title(view, textwrap.fill(what, chars)), fontsize=fontsize)
 
 
 def _n_seeds(view: ExperimentView) -> int:
@@ -195,7 +205,7 @@ def fan(view: ExperimentView, series: str, ax: Axes | None = None) -> Figure:
         ax.plot(bp["day"], bp["q50"], color=c, lw=1.8, label=names.get(p, f"point {p}"))
     n = _n_seeds(view)
     more = f" (first {len(shown)} of {len(points)} points)" if len(points) > len(shown) else ""
-    ax.set_title(_title(view, f"{what}{more}: median of {n} seeds, 50% and 90% bands"), fontsize=11)
+    _set_title(ax, view, f"{what}{more}: median of {n} seeds, 50% and 90% bands")
     ax.set_xlabel("day of simulation")
     ax.set_ylabel(label(view, series))
     top = _finite_max(b["q95"])
@@ -284,8 +294,11 @@ def sobol_bars(view: ExperimentView, output: str | None = None, ax: Axes | None 
     ax.set_xlim(lo - 0.02, hi + 0.02)
     ax.set_xlabel("share of the output's variance (0 = none, 1 = all)")
     share = (view.seed_share or {}).get(out)
+    noise = (getattr(view, "seed_noise_share", None) or {}).get(out)
     extra = f"; seeds account for {100 * share:.0f}% of its variance" if share is not None else ""
-    ax.set_title(_title(view, f"What drives {label(view, out)}: Sobol indices{extra}"), fontsize=11)
+    if share is not None and noise is not None:
+        extra += f" ({100 * noise:.0f}% not shared by all points)"
+    _set_title(ax, view, f"What drives {label(view, out)}: Sobol indices{extra}")
     _below_legend(ax, "")
     return fig
 
@@ -322,7 +335,7 @@ def tornado(view: ExperimentView, output: str | None = None, ax: Axes | None = N
     pad = span * 0.3 if span > 0 else max(abs(centre) * 0.1, 1.0)
     ax.set_xlim(centre - span - pad, centre + span + pad)
     ax.set_xlabel(f"{label(view, out)} (vertical line: {what}, {fmt(centre)})")
-    ax.set_title(_title(view, f"Effect of each factor alone on {label(view, out)}"), fontsize=11)
+    _set_title(ax, view, f"Effect of each factor alone on {label(view, out)}")
     _below_legend(ax, "bar ends labelled with the factor's value")
     return fig
 
@@ -349,7 +362,7 @@ def morris_plot(view: ExperimentView, output: str | None = None, ax: Axes | None
     ax.set_ylim(0, top)
     ax.set_xlabel(f"μ*: mean absolute effect on {label(view, out)} of moving the factor one step")
     ax.set_ylabel("σ: spread of those effects (non-linearity, interactions)")
-    ax.set_title(_title(view, f"Morris screening of {label(view, out)}"), fontsize=11)
+    _set_title(ax, view, f"Morris screening of {label(view, out)}")
     ax.legend(fontsize=8, loc="upper left")
     return fig
 
@@ -389,8 +402,11 @@ def heatmap(view: ExperimentView, output: str | None = None, ax: Axes | None = N
     ax.set_yticks(range(tab.shape[0]), [fmt_setting(v) for v in tab.index])
     ax.set_xlabel(fx)
     ax.set_ylabel(fy)
-    fig.colorbar(im, ax=ax, label=f"{label(view, out)} (mean over {_n_seeds(view)} seeds)")
-    ax.set_title(_title(view, what), fontsize=11)
+    # the colourbar's label wrapped to the figure's height (a long metric name was cut off)
+    lines = max(14, int(fig.get_figheight() * 7))
+    fig.colorbar(im, ax=ax).set_label(
+        textwrap.fill(f"{label(view, out)} (mean over {_n_seeds(view)} seeds)", lines), fontsize=9)
+    _set_title(ax, view, what)
     return fig
 
 

@@ -238,12 +238,20 @@ def _compare(view: ExperimentView, plot_dir: Path) -> str:
 
 def _seed_share_text(view: ExperimentView, outs: list[str]) -> str:
     share = view.seed_share or {}
-    parts = [f"{label(view, o)}: {'not estimated' if share.get(o) is None else f'{100 * share[o]:.1f}%'}"
-             for o in outs if o in share]
-    if not parts:
+    noise = getattr(view, "seed_noise_share", None) or {}
+
+    def pct(d: dict, o: str) -> str:
+        return "not estimated" if d.get(o) is None else f"{100 * d[o]:.1f}%"
+
+    rows = [(label(view, o), pct(share, o), pct(noise, o)) for o in outs if o in share]
+    if not rows:
         return ""
-    return ("Share of each output's variance due to the seeds (chance alone) rather than the factors — "
-            + "; ".join(parts) + ". A large share means the factors explain little beyond run-to-run noise.")
+    return (_p("The seed share is the part of an output's variance across all runs that is due to the "
+               "seeds (chance alone) rather than the factors: a large share means the factors explain "
+               "little beyond run-to-run noise. The seed noise share is the part of it that differs from "
+               "point to point (with common random numbers a seed that moves every point alike changes "
+               "no difference and no index): it is what blurs comparisons between points.")
+            + _table(("output", "seed share", "seed noise share"), rows, numeric=(1, 2)))
 
 
 def _top_factors(view: ExperimentView) -> str:
@@ -289,13 +297,13 @@ def _sweep(view: ExperimentView, plot_dir: Path) -> str:
     if sobol_outs:
         sens.append(_p("S1 is the share of an output's variance that a factor explains alone; ST adds the "
                        "share it explains through interactions with other factors, so ST is at least S1 "
-                       "(estimates from a finite sample can break this slightly). "
-                       + _seed_share_text(view, sobol_outs)))
+                       "(estimates from a finite sample can break this slightly).")
+                    + _seed_share_text(view, sobol_outs))
         for o in sobol_outs:
             rel = _save(plots.sobol_bars(view, o), plot_dir, f"sobol-{_slug(o)}")
             sens.append(_figure(f"Sobol indices: {label(view, o)}", rel, CAPTIONS["sobol"], f"sobol-{o}"))
     elif view.seed_share:
-        sens.append(_p(_seed_share_text(view, _main_outputs(view, list(view.seed_share), MAX_PLOT_OUTPUTS))))
+        sens.append(_seed_share_text(view, _main_outputs(view, list(view.seed_share), MAX_PLOT_OUTPUTS)))
     for o in _main_outputs(view, _outputs_in(view.morris), MAX_PLOT_OUTPUTS):
         rel = _save(plots.morris_plot(view, o), plot_dir, f"morris-{_slug(o)}")
         sens.append(_figure(f"Morris screening: {label(view, o)}", rel, CAPTIONS["morris"], f"morris-{o}"))

@@ -226,3 +226,4 @@ class _ReportView:
         self.morris = res.morris
         self.effects = res.effects
         self.seed_share = res.seed_share
+        self.seed_noise_share = res.seed_noise_share

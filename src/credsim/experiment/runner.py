@@ -2,12 +2,14 @@
 processes or on a Dask cluster; every executor gives the same rows for the same run.
 
 A run is a whole simulation of one scenario (its communities in the worker's own process); a
-worker keeps its compiled kernels and validated scenarios from one run to the next, so a sweep
-of small runs pays for them once per worker, not once per run.
+worker keeps its compiled kernels, validated scenarios and synthesized populations
+(``synthesis.POPULATIONS``) from one run to the next, so a sweep of small runs pays for them
+once per worker (populations: once per seed and population), not once per run.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from abc import ABC, abstractmethod
@@ -33,6 +35,15 @@ class Arm:
     label: str
     scenario: str  # the scenario file (absolute path)
     overrides: dict[str, Any] = field(default_factory=dict)  # key path -> value, applied in order
+    origin: str = ""  # where the overrides come from (their provenance label), e.g. the experiment file
+
+    def provenance(self) -> list[dict[str, Any]]:
+        """Each override with the assumption label its value carries in the run's scenario."""
+        from credsim.overrides import provenance
+
+        origin = self.origin or f"{self.scenario} ({self.label})"
+        return [{"path": k, "value": v, "assumption": provenance(k, v, origin)}
+                for k, v in self.overrides.items()]
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,9 @@ class RunOutput:
 
 
 _CACHE_SIZE = 64
+# synthesized populations a worker keeps for the next points of the same seed (tasks are
+# seed-major); a 100,000-agent community set is about 3 MB
+POPULATION_CACHE_BYTES = 256 * 2**20
 _scenarios: OrderedDict[tuple, Any] = OrderedDict()  # per worker: validated scenarios by (file, overrides)
 
 
@@ -71,7 +85,7 @@ def scenario_for(arm: Arm, seed: int | None = None):
         base = _scenarios.get((arm.scenario, "{}"))
         if base is None:
             base = _scenarios[(arm.scenario, "{}")] = Scenario.from_file(arm.scenario)
-        sc = base.with_overrides(arm.overrides, source=source)
+        sc = base.with_overrides(arm.overrides, source=source, origin=arm.origin or None)
         _scenarios[key] = sc
         while len(_scenarios) > _CACHE_SIZE:
             _scenarios.popitem(last=False)
@@ -81,24 +95,39 @@ def scenario_for(arm: Arm, seed: int | None = None):
 
 
 def simulate(task: RunTask) -> RunOutput:
-    """Run one (point, seed) of an experiment with the simulator."""
-    from credsim.experiment.metrics import daily_series, run_row
+    """Run one (point, seed) of an experiment with the simulator: its row and daily series come
+    straight from the run's sums (``sums``), no ``Results`` tables are built."""
+    from credsim.experiment import sums
     from credsim.sim import Sim
+    from credsim.synthesis import POPULATIONS
 
     t0 = time.perf_counter()
+    POPULATIONS.max_bytes = POPULATIONS.max_bytes or POPULATION_CACHE_BYTES
     sc = scenario_for(task.arm, task.seed)
     if sc.output.panel_agents:  # an experiment keeps no panel (no run of it is explained alone)
         sc = sc.model_copy(update={"output": sc.output.model_copy(update={"panel_agents": 0})})
-    res = Sim(sc).run(progress=False, workers=1, by_province=False)
+    red, meta = Sim(sc).reduction(workers=1)
+    level = red.levels(sc.days)
+    chilling = bool(sc.output.chilling_baseline and sc.response.chilling > 0)
+    ratio = None
+    if chilling:  # the same run without chilling: lawful acts relative to it
+        base, _ = Sim(sc.with_changes({"response": {"chilling": 0.0}})).reduction(workers=1)
+        den = sums.lawful_chilled_acts(base, meta)
+        ratio = sums.lawful_chilled_acts(red, meta) / den if den else None
+    row = sums.run_row(red, level, meta, ratio, chilling)
+    bad = [k for k, v in row.items() if isinstance(v, float) and math.isinf(v)]
+    if bad:
+        from credsim.sanity import SanityError
+
+        raise SanityError(f"the run's row has infinite figures (a bug in credsim, please report it): {bad}")
     daily = None
     if task.daily:
-        daily = daily_series(res, None if task.daily is True else list(task.daily))
+        daily = sums.daily_series(red, level, meta, None if task.daily is True else list(task.daily))
         daily.insert(0, "seed", task.seed)
         daily.insert(0, "point", task.arm.point)
-    perf = res.meta.get("performance", {})
-    return RunOutput(task.arm.point, task.seed, run_row(res.summary), daily,
-                     time.perf_counter() - t0, float(perf.get("wall_seconds", 0.0)),
-                     int(perf.get("events", 0)))
+    perf = meta["performance"]
+    return RunOutput(task.arm.point, task.seed, row, daily, time.perf_counter() - t0,
+                     float(perf.get("wall_seconds", 0.0)), int(perf.get("events", 0)))
 
 
 def evaluate(task: RunTask, model: Model | None = None) -> RunOutput:
@@ -136,6 +165,12 @@ class InProcess(RunExecutor):
     def map(self, tasks, model=None):
         for t in tasks:
             yield evaluate(t, model)
+
+    def close(self):
+        from credsim.synthesis import POPULATIONS
+
+        POPULATIONS.clear()  # the sweep's populations are not this process's to keep
+        POPULATIONS.max_bytes = 0
 
 
 class LocalProcesses(RunExecutor):
