@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from credsim import sanity
@@ -113,6 +114,7 @@ class Sim:
         by_province: bool = True,
         force: bool = False,
         check_resources: bool | None = None,
+        on_community: Callable[[int, int], None] | None = None,
     ) -> Results:
         """Run every community and return the results; with ``out``, also write the run directory
         (checkpoints as communities finish, then Parquet, summary, plots and report).
@@ -146,6 +148,8 @@ class Sim:
             for r in executor.map(spec, todo, ckpt):
                 red.add(r)
                 bar.advance(r.persons + r.firms, r.events)
+                if on_community is not None:
+                    on_community(red.done, len(comms))
         except KeyboardInterrupt:
             bar.stop()
             if out is not None:
@@ -188,7 +192,8 @@ class Sim:
             from credsim import harms
 
             base = Sim(sc.with_changes({"response": {"chilling": 0.0}})).run(
-                workers=workers, dask=dask, progress=progress, by_province=by_province)
+                workers=workers, dask=dask, progress=progress, by_province=by_province,
+                on_community=on_community)
             res.summary["harms"]["chilling"] = harms.chilling_index(res, base)
         if out is not None:
             _save(res, Path(out), self.scenario)
