@@ -114,7 +114,7 @@ def create_app(limits: ServeLimits | None = None, queue: JobQueue | None = None)
     def regimes() -> list[dict[str, str]]:
         from credsim.regime import load_regime, shipped_regimes
 
-        return [{"name": n, "description": " ".join(load_regime(n).description.split())[:300]}
+        return [{"name": n, "description": " ".join(load_regime(n).summary.split())[:300]}
                 for n in shipped_regimes()]
 
     @app.post("/api/controls")

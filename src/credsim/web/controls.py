@@ -99,8 +99,8 @@ def regime_sliders(regime: Any) -> list[dict[str, Any]]:
             continue
         out.append({"path": f"regime.bands[{i}].min", "label": f"Grade {b.label} from", "unit": "points",
                     "min": lo, "max": hi, "step": 1, "default": b.min, "source": b.provenance,
-                    "help": f"The lowest score that still has grade {b.label}.", "group": "regime: grade cut-offs",
-                    "integer": True})
+                    "help": f"The lowest score that still has grade {b.label}.",
+                    "group": "regime: grade cut-offs", "integer": True})
     for i, r in enumerate(regime.rules):
         if r.points == 0:
             continue
@@ -123,8 +123,7 @@ def controls_for(sc: Any) -> dict[str, Any]:
     return {"sliders": sliders, "harms": harms,
             "grades": [b.label for b in sc.regime_model.bands] + ["unscored"],
             "sanctions": [s.name for s in sc.regime_model.sanctions],
-            "lists": [x.name for x in sc.regime_model.lists],
-            "regime_description": sc.regime_model.description if hasattr(sc.regime_model, "description") else ""}
+            "lists": [x.name for x in sc.regime_model.lists]}
 
 
 def expand(values: dict[str, float], sliders: dict[str, dict[str, Any]]) -> dict[str, Any]:

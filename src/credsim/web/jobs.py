@@ -226,10 +226,10 @@ class JobQueue:
             self._fail(job, payload)
 
     def _finish(self, job: Job) -> None:
-        from credsim.web.views import build_views
+        from credsim.web.views import Finished, build_views
 
         try:
-            job.views = build_views(job)
+            job.views = build_views(Finished(job.req, job.controls, job.tasks, job.results))
         except Exception as exc:  # shown to the page rather than lost in the dispatcher
             self._fail(job, f"building the views failed ({type(exc).__name__}: {exc})")
             return

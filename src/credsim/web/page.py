@@ -22,13 +22,15 @@ def _safe(text: str) -> str:
     return re.sub(r"</(script|style)", r"<\\/\1", text, flags=re.IGNORECASE)
 
 
+def _inline(name: str) -> str:
+    return _safe((STATIC / name).read_text(encoding="utf-8"))
+
+
 def self_contained(job: Job, limits: ServeLimits) -> str:
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     snapshot = {"request": job.req.model_dump(mode="json"), "controls": job.controls,
                 "limits": limits.public(), "result": {"id": job.id, **job.views.json()}}
     data = _safe(json.dumps(snapshot, allow_nan=False, default=str))
-    html = _STYLE.sub(lambda m: f"<style>{_safe((STATIC / m.group(1)).read_text(encoding='utf-8'))}</style>",
-                      html)
-    html = _SCRIPT.sub(lambda m: f"<script>{_safe((STATIC / m.group(1)).read_text(encoding='utf-8'))}</script>",
-                       html)
+    html = _STYLE.sub(lambda m: f"<style>{_inline(m.group(1))}</style>", html)
+    html = _SCRIPT.sub(lambda m: f"<script>{_inline(m.group(1))}</script>", html)
     return html.replace("<!--snapshot-->", f"<script>window.CREDSIM_SNAPSHOT = {data};</script>", 1)

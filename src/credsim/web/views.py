@@ -14,7 +14,17 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from credsim.web.jobs import Job
+    from credsim.web.requests import RunIn
+
+
+@dataclass
+class Finished:
+    """What a job's views are built from: its request, controls, (arm, seed) runs and their outputs."""
+
+    req: RunIn
+    controls: dict[str, Any]
+    tasks: list[tuple[int, int]]
+    results: dict[int, dict[str, Any]]
 
 BAND = (0.1, 0.9)  # the band drawn across seeds: 10th to 90th percentile
 VIEWS = ("grades", "sanctions", "lists", "acts", "harms", "differences", "differences_daily", "runs")
@@ -55,7 +65,7 @@ def _bands(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.quantile(values, BAND[1], axis=0))
 
 
-def _series(job: Job, columns: list[tuple[str, str]], what: str) -> pd.DataFrame:
+def _series(job: Finished, columns: list[tuple[str, str]], what: str) -> pd.DataFrame:
     """Daily series of every arm: median and band across seeds, one row per arm, day, series."""
     frames = []
     for a, arm in enumerate(job.req.arms):
@@ -70,7 +80,7 @@ def _series(job: Job, columns: list[tuple[str, str]], what: str) -> pd.DataFrame
         columns=["arm", "day", what, "median", "lo", "hi"])
 
 
-def _paired(job: Job, a: int, b: int, get) -> np.ndarray:
+def _paired(job: Finished, a: int, b: int, get) -> np.ndarray:
     """``get(run) of arm a - get(run) of arm b``, seed by seed."""
     by_seed = {(x, s): job.results[i] for i, (x, s) in enumerate(job.tasks)}
     seeds = [s for x, s in job.tasks if x == a]
@@ -79,7 +89,7 @@ def _paired(job: Job, a: int, b: int, get) -> np.ndarray:
                      for s in seeds])
 
 
-def build_views(job: Job) -> Views:
+def build_views(job: Finished) -> Views:
     c = job.controls
     arms = [a.label for a in job.req.arms]
     grades = _series(job, [(f"grade_{g}", g) for g in c["grades"]], "grade")
@@ -112,7 +122,8 @@ def build_views(job: Job) -> Views:
     tables = {
         "grades": grades, "sanctions": sanctions, "lists": lists, "acts": acts,
         "harms": pd.DataFrame(rows, columns=["arm", "metric", "label", "median", "lo", "hi"]),
-        "differences": pd.DataFrame(diffs, columns=["arm", "versus", "metric", "label", "median", "lo", "hi"]),
+        "differences": pd.DataFrame(diffs, columns=["arm", "versus", "metric", "label", "median", "lo",
+                                                    "hi"]),
         "differences_daily": (pd.concat(ddaily, ignore_index=True) if ddaily else pd.DataFrame(
             columns=["arm", "versus", "day", "series", "median", "lo", "hi"])),
         "runs": runs,

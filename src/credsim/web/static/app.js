@@ -471,4 +471,5 @@ async function boot() {
   if (shared && ok) run();
 }
 
+window.credsim = S;  // for tests and the benchmark: the state, the charts (Vega views)
 boot();
