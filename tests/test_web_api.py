@@ -189,6 +189,7 @@ def test_bad_uploads_give_errors_naming_the_field(client, text, words):
     assert r.status_code == 400, r.text
     msgs = r.json()["errors"]["upload"]
     assert any(words in m for m in msgs), msgs
+    assert all("mine.toml" in m and "credsim-serve-" not in m for m in msgs), msgs  # no temp path
     assert client.post("/api/runs", json=body(upload={"name": "mine.toml", "text": text})).status_code == 400
 
 

@@ -67,6 +67,7 @@ class RunSpec:
     upload_text: str | None
     overrides: dict[str, Any]
     source: str
+    upload_name: str = "upload.toml"  # what errors call the uploaded file (never a path)
 
 
 def parse(body: dict[str, Any]) -> RunIn:
@@ -158,10 +159,20 @@ def scenario_of(spec: RunSpec) -> Iterator[Any]:
     from credsim.scenario import Scenario
 
     with trusted_paths(False), folder(spec.upload_kind, spec.upload_text) as d:
-        sc = Scenario.from_dict(spec.scenario, base=d)
-        sc = sc.with_overrides(spec.overrides, source=spec.source)
-        _ = sc.regime_model, sc.catalogue, sc.marginals_model
+        try:
+            sc = Scenario.from_dict(spec.scenario, base=d)
+            sc = sc.with_overrides(spec.overrides, source=spec.source)
+            _ = sc.regime_model, sc.catalogue, sc.marginals_model
+        except ConfigError as exc:  # errors name the uploaded file, not the temporary folder
+            raise ConfigError(_named(exc.source, d, spec.upload_name),
+                              [_named(p, d, spec.upload_name) for p in exc.problems]) from None
         yield sc
+
+
+def _named(text: str, folder: Path, name: str) -> str:
+    for fixed in UPLOAD_NAME.values():
+        text = text.replace(str(folder / fixed), name)
+    return text.replace(str(folder), "<upload folder>")
 
 
 def plan(body: dict[str, Any], limits: ServeLimits) -> tuple[RunIn, list[RunSpec], dict[str, Any]]:
@@ -174,7 +185,8 @@ def plan(body: dict[str, Any], limits: ServeLimits) -> tuple[RunIn, list[RunSpec
     text = req.upload.text if req.upload is not None else None
     field = "upload" if kind is not None else "regime"
     specs: list[RunSpec] = []
-    base = RunSpec(sc, kind, text, {}, f"<{req.upload.name if req.upload else 'explorer'}>")
+    name = req.upload.name if req.upload else "explorer"
+    base = RunSpec(sc, kind, text, {}, f"<{name}>", name)
     try:
         with scenario_of(base) as scenario:
             from credsim.sim import Sim
@@ -182,7 +194,8 @@ def plan(body: dict[str, Any], limits: ServeLimits) -> tuple[RunIn, list[RunSpec
             agents = _agents(Sim(scenario))
             controls = controls_for(scenario)
     except ConfigError as exc:
-        raise RequestError({field: [str(exc)]}) from None
+        msg = str(exc)
+        raise RequestError({field: [msg if kind is None or name in msg else f"{name}: {msg}"]}) from None
     if agents > limits.max_agents:
         raise RequestError({"persons": [f"{req.persons:,} persons make {agents:,} agents with their "
                                         f"firms: at most {limits.max_agents:,} (--max-agents)"]})
@@ -192,7 +205,7 @@ def plan(body: dict[str, Any], limits: ServeLimits) -> tuple[RunIn, list[RunSpec
         if bad:
             raise RequestError({f"arms[{i}]": [f"{k}: not a slider of the explorer for this regime"
                                                for k in bad]})
-        spec = RunSpec(sc, kind, text, expand(arm.set, allowed), f"arms[{i}] ({arm.label})")
+        spec = RunSpec(sc, kind, text, expand(arm.set, allowed), f"arms[{i}] ({arm.label})", name)
         try:
             with scenario_of(spec):
                 pass
