@@ -1,7 +1,8 @@
 """The run queue of ``credsim serve``: requests become jobs of (arm, seed) runs, given to a fixed
 set of worker processes (one per core by default), never run in the server's event loop.
 
-A dispatcher thread hands runs to idle workers in request order, collects progress and results
+A dispatcher thread hands runs to idle workers in request order (a run alone on the machine
+gets every core's threads; results do not depend on the thread count), collects progress and results
 over each worker's pipe, kills and replaces a worker whose request passes its wall time, and
 turns a finished job's runs into its views. At most ``max_queue`` jobs wait or run (one more is
 refused: ``QueueFull``, HTTP 429); identical requests share one job, and the last
@@ -200,7 +201,18 @@ class JobQueue:
             if job.started is None:
                 job.started, job.state = time.monotonic(), "running"
             w.busy = (job.id, ti)
-            w.conn.send(((job.id, ti), job.specs[arm], seed))
+            w.conn.send(((job.id, ti), job.specs[arm], seed, self._threads()))
+
+    def _threads(self) -> int:
+        """Threads for the run just assigned: every core when it is the only run going and
+        nothing waits (a lone request uses the whole machine), else the worker's share."""
+        cores = os.cpu_count() or 1
+        busy = sum(w.busy is not None for w in self.workers)
+        waiting = any(j.next_task < len(j.tasks) for j in self.jobs.values()
+                      if j.state in ("queued", "running"))
+        if busy == 1 and not waiting:
+            return cores
+        return max(1, cores // self.limits.workers)
 
     def _handle(self, w: Worker, msg: tuple) -> None:
         kind, key, payload = msg

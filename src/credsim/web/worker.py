@@ -48,7 +48,10 @@ def warm(index: int) -> None:
 
 
 def main(index: int, conn: Any, threads: int, parent: int) -> None:
-    """The worker's loop: ``(key, spec, seed)`` in, ``("progress" | "done" | "error", key, ...)`` out."""
+    """The worker's loop: ``(key, spec, seed, threads)`` in, ``("progress" | "done" | "error",
+    key, ...)`` out."""
+    import numba
+
     from credsim.errors import ConfigError
     from credsim.executors import _init_worker
 
@@ -62,7 +65,8 @@ def main(index: int, conn: Any, threads: int, parent: int) -> None:
         msg = conn.recv()
         if msg is None:
             return
-        key, spec, seed = msg
+        key, spec, seed, threads = msg
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
         def progress(fraction: float, key=key) -> None:
             conn.send(("progress", key, fraction))

@@ -226,12 +226,12 @@ function follow(snap) {
       ? `Running: ${s.runs_done} of ${s.runs} runs done` : s.state;
   };
   show(snap);
-  if (snap.state === "done") { loadResult(snap.id); return; }
+  if (snap.state === "done") { S.tDone = performance.now(); loadResult(snap.id); return; }
   const es = new EventSource(`api/jobs/${snap.id}/events`);
   es.onmessage = (m) => {
     const s = JSON.parse(m.data);
     show(s);
-    if (s.state === "done") { es.close(); loadResult(s.id); }
+    if (s.state === "done") { es.close(); S.tDone = performance.now(); loadResult(s.id); }
     if (s.state === "failed") {
       es.close(); $("err-request").textContent = s.error; $("status").textContent = "Failed.";
       $("run").disabled = false;
@@ -256,7 +256,7 @@ async function loadResult(id) {
   $("progress").value = 1;
   await render();
   const ms = Math.round(performance.now() - S.t0);
-  window.credsimTimings = { run_to_chart_ms: ms };
+  window.credsimTimings = { run_to_chart_ms: ms, run_to_done_ms: Math.round((S.tDone || performance.now()) - S.t0) };
   $("status").textContent = `Done: ${data.meta.agents.toLocaleString("en")} agents, ` +
     `${S.req.days} days, ${S.req.arms.length} arm(s) x ${S.req.seeds} seed(s) in ${(ms / 1000).toFixed(1)} s`;
 }
@@ -266,21 +266,22 @@ const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";
 
 function facetWidth(n) {
   const w = Math.max(320, Math.min(1200, document.querySelector("main").clientWidth - 40));
-  return Math.max(220, Math.floor(w / n) - 70);
+  return Math.max(220, Math.floor(w / n) - 90);
 }
 
 function timeSpec(name, values, field, order, ytitle, facetField, facetSort) {
   const n = facetSort.length;
-  const x = { field: "day", type: "quantitative", title: "day" };
-  const color = { field, type: "nominal", sort: order, title: field };
+  const x = { field: "day", type: "quantitative", title: "day", axis: { tickCount: 6 } };
+  const color = { field, type: "nominal", sort: order, title: field, legend: { labelLimit: 160, orient: "bottom", columns: 4 } };
+  const yscale = name === "grades" ? { type: "symlog" } : {};
   return {
     $schema: SCHEMA, datasets: { [name]: values }, data: { name },
     facet: { column: { field: facetField, type: "nominal", sort: facetSort, title: null } },
     spec: {
       width: facetWidth(n), height: 200,
       layer: [
-        { mark: { type: "area", opacity: 0.2 }, encoding: { x, y: { field: "lo", type: "quantitative", title: ytitle }, y2: { field: "hi" }, color } },
-        { mark: { type: "line", strokeWidth: 1.6 }, encoding: { x, y: { field: "median", type: "quantitative", title: ytitle }, color,
+        { mark: { type: "area", opacity: 0.2 }, encoding: { x, y: { field: "lo", type: "quantitative", title: ytitle, scale: yscale }, y2: { field: "hi" }, color } },
+        { mark: { type: "line", strokeWidth: 1.6 }, encoding: { x, y: { field: "median", type: "quantitative", title: ytitle, scale: yscale }, color,
           tooltip: [{ field: facetField }, { field }, { field: "day" }, { field: "median", format: ",.0f" }, { field: "lo", format: ",.0f" }, { field: "hi", format: ",.0f" }] } },
       ],
     },
@@ -288,7 +289,7 @@ function timeSpec(name, values, field, order, ytitle, facetField, facetSort) {
 }
 
 function barSpec(name, values, arms) {
-  const x = { field: "arm", type: "nominal", sort: arms, title: null };
+  const x = { field: "arm", type: "nominal", sort: arms, title: null, axis: { labels: false, ticks: false } };
   return {
     $schema: SCHEMA, datasets: { [name]: values }, data: { name },
     transform: [{ filter: "datum.median != null" }],
@@ -298,7 +299,7 @@ function barSpec(name, values, arms) {
       width: 200, height: 120,
       layer: [
         { mark: "bar", encoding: { x, y: { field: "median", type: "quantitative", title: null },
-          color: { field: "arm", type: "nominal", sort: arms, legend: null },
+          color: { field: "arm", type: "nominal", sort: arms, legend: { orient: "top", title: null, labelLimit: 240 } },
           tooltip: [{ field: "arm" }, { field: "label" }, { field: "median", format: ",.4~g" }, { field: "lo", format: ",.4~g" }, { field: "hi", format: ",.4~g" }] } },
         { mark: { type: "rule", strokeWidth: 2 }, encoding: { x, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } } },
       ],
