@@ -140,7 +140,8 @@ def main() -> None:
                 for chilling in (False, True):
                     rows = [press_run(page, persons, a.days, 100 + r, chilling) for r in range(a.rounds)]
                     inside = [r[0] for r in rows]
-                    print(f"{persons:,} persons x {a.days} days, chilling index {'on ' if chilling else 'off'}: "
+                    state = "on " if chilling else "off"
+                    print(f"{persons:,} persons x {a.days} days, chilling index {state}: "
                           f"Run -> chart median {statistics.median(inside):.2f} s "
                           f"(rounds {', '.join(f'{x:.2f}' for x in inside)}; outside the page "
                           f"{statistics.median(r[1] for r in rows):.2f} s; server done after "

@@ -104,9 +104,12 @@ def test_numbers_equal_the_python_api_for_the_same_scenario(client):
 
 def test_identical_request_is_served_from_the_cache(client):
     b = body(seed=11)
+    r = client.post("/api/runs", json=b)
+    assert r.json()["cached"] is False
+    assert client.post("/api/runs", json=b).json()["id"] == r.json()["id"]  # the same job, running
     first = run(client, b)
     r = client.post("/api/runs", json=b)
-    assert r.status_code == 202 and r.json()["state"] == "done" and r.json()["cached"] is False
+    assert r.status_code == 202 and r.json()["state"] == "done" and r.json()["cached"] is True
     assert r.json()["id"] == first["id"]
     assert client.get("/api/status").json()["stats"]["cache_hits"] >= 1
 

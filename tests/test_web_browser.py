@@ -193,3 +193,32 @@ def test_server_listens_on_loopback_only(server):
     conns = [c for c in psutil.Process(server.proc.pid).net_connections(kind="inet")
              if c.status == psutil.CONN_LISTEN]
     assert conns and {c.laddr.ip for c in conns} == {"127.0.0.1"}
+
+
+def test_phone_width_keyboard_and_labels(server, browser):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    open_page(page, server.url)
+    # every control is labelled (a <label for>, or aria-label)
+    unlabelled = page.evaluate("""[...document.querySelectorAll('input, select, button, progress')]
+        .filter(el => !el.hidden && !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                      && !(el.textContent || '').trim())
+        .map(el => el.outerHTML.slice(0, 80))""")
+    assert unlabelled == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than a phone
+    # keyboard only: type the size, move a slider with the arrow keys, Enter runs
+    page.focus("#persons")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(PERSONS))
+    page.focus("#days")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(DAYS))
+    page.focus('.slider[data-path="appeals.probability"] input')
+    page.keyboard.press("ArrowRight")
+    assert page.locator('.slider[data-path="appeals.probability"] output').inner_text() == "0.35"
+    page.focus("#days")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('results').dataset.rendered", timeout=RENDER_TIMEOUT)
+    assert page.evaluate("window.credsim.req.arms[0].set") == {"appeals.probability": 0.35}
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    ctx.close()

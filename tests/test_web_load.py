@@ -11,7 +11,6 @@ import time
 import httpx
 import psutil
 import pytest
-
 from webutil import Server, wait_done
 
 CLIENTS = 100

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ def create_app(limits: ServeLimits | None = None, queue: JobQueue | None = None)
     async def lifespan(app: FastAPI):
         if not jobs.workers:
             jobs.start()
+        # the first request's checks import and validate what every later one reuses: do it now
+        threading.Thread(target=_warm_planner, args=(limits,), daemon=True).start()
         yield
         jobs.close()
 
@@ -136,12 +139,12 @@ def create_app(limits: ServeLimits | None = None, queue: JobQueue | None = None)
             return body
         try:
             req, specs, ctl = await asyncio.to_thread(plan, body, limits)
-            job = jobs.submit(req, specs, ctl)
+            job, cached = jobs.submit(req, specs, ctl)
         except RequestError as exc:
             return JSONResponse({"errors": exc.errors}, status_code=400)
         except QueueFull as exc:
             return JSONResponse({"error": str(exc)}, status_code=429, headers={"Retry-After": "5"})
-        return JSONResponse(job.snapshot(), status_code=202)
+        return JSONResponse({**job.snapshot(), "cached": cached}, status_code=202)
 
     @app.get("/api/jobs/{job_id}")
     def job_status(job_id: str) -> dict[str, Any]:
@@ -169,7 +172,10 @@ def create_app(limits: ServeLimits | None = None, queue: JobQueue | None = None)
     @app.get("/api/jobs/{job_id}/result")
     def result(job_id: str):
         job = _done(job_id)
-        return {"id": job.id, "request": job.req.model_dump(mode="json"), **job.views.json()}
+        if job.result_json is None:  # encoded once: the views are large, identical requests many
+            payload = {"id": job.id, "request": job.req.model_dump(mode="json"), **job.views.json()}
+            job.result_json = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        return Response(job.result_json, media_type="application/json")
 
     @app.get("/api/jobs/{job_id}/views/{name}.{fmt}")
     def view_file(job_id: str, name: str, fmt: str):
@@ -212,6 +218,13 @@ def create_app(limits: ServeLimits | None = None, queue: JobQueue | None = None)
 
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     return app
+
+
+def _warm_planner(limits: ServeLimits) -> None:
+    try:
+        plan({"persons": 1_000, "days": 1}, limits)
+    except RequestError:  # limits too small for the probe: nothing to warm
+        pass
 
 
 class _NotFound(LookupError):

@@ -50,14 +50,13 @@ class Job:
     results: dict[int, dict[str, Any]] = field(default_factory=dict)
     runs_done: int = 0
     views: Any = None  # credsim.web.views.Views once done
-    cached: bool = False
+    result_json: bytes | None = None  # the result endpoint's body, encoded on first use
 
     def snapshot(self) -> dict[str, Any]:
         n = len(self.tasks)
         done = sum(self.progress.get(i, 0.0) for i in range(n))
         return {"id": self.id, "state": self.state, "error": self.error, "runs": n,
                 "runs_done": self.runs_done, "fraction": round(done / n, 4) if n else 1.0,
-                "cached": self.cached,
                 "seconds": round((self.finished or time.monotonic()) - (self.started or self.created), 3)}
 
 
@@ -124,9 +123,9 @@ class JobQueue:
         return bool(self.workers) and all(w.ready for w in self.workers)
 
     # ------------------------------------------------------------------ requests
-    def submit(self, req: RunIn, specs: list[RunSpec], controls: dict[str, Any]) -> Job:
-        """A job for the request: a cached or identical one if there is one, else a new one;
-        QueueFull when ``max_queue`` jobs wait or run."""
+    def submit(self, req: RunIn, specs: list[RunSpec], controls: dict[str, Any]) -> tuple[Job, bool]:
+        """A job for the request and whether it came from the cache: a cached or identical one if
+        there is one, else a new one; QueueFull when ``max_queue`` jobs wait or run."""
         key = request_key(req)
         with self.lock:
             hit = self.cache.get(key)
@@ -134,10 +133,10 @@ class JobQueue:
                 self.cache.move_to_end(key)
                 self.stats["cache_hits"] += 1
                 self._remember(hit)
-                return hit
+                return hit, True
             for j in self.jobs.values():
                 if j.key == key and j.state in ("queued", "running"):
-                    return j
+                    return j, False
             active = sum(j.state in ("queued", "running") for j in self.jobs.values())
             if active >= self.limits.max_queue:
                 self.stats["refused"] += 1
@@ -147,7 +146,7 @@ class JobQueue:
             tasks = [(a, s) for a in range(len(specs)) for s in seeds]
             job = Job(f"{next(self._ids)}-{uuid.uuid4().hex[:8]}", key, req, specs, controls, tasks)
             self._remember(job)
-            return job
+            return job, False
 
     def _remember(self, job: Job) -> None:
         self.jobs[job.id] = job
