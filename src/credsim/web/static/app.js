@@ -269,10 +269,10 @@ function facetWidth(n) {
   return Math.max(220, Math.floor(w / n) - 90);
 }
 
-function timeSpec(name, values, field, order, ytitle, facetField, facetSort) {
+function timeSpec(name, values, field, order, ytitle, facetField, facetSort, scale = undefined) {
   const n = facetSort.length;
   const x = { field: "day", type: "quantitative", title: "day", axis: { tickCount: 6 } };
-  const color = { field, type: "nominal", sort: order, title: field, legend: { labelLimit: 160, orient: "bottom", columns: 4 } };
+  const color = { field, type: "nominal", sort: order, ...(scale ? { scale } : {}), title: field, legend: { labelLimit: 160, orient: "bottom", columns: 4 } };
   const yscale = name === "grades" ? { type: "symlog" } : {};
   return {
     $schema: SCHEMA, datasets: { [name]: values }, data: { name },
@@ -288,7 +288,11 @@ function timeSpec(name, values, field, order, ytitle, facetField, facetSort) {
   };
 }
 
-function barSpec(name, values, arms) {
+const ARM_COLORS = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b"];  // an arm keeps its colour
+
+function armScale(arms, offset) { return { domain: arms, range: ARM_COLORS.slice(offset, offset + arms.length) }; }
+
+function barSpec(name, values, arms, offset = 0) {
   const x = { field: "arm", type: "nominal", sort: arms, title: null, axis: { labels: false, ticks: false } };
   return {
     $schema: SCHEMA, datasets: { [name]: values }, data: { name },
@@ -299,7 +303,7 @@ function barSpec(name, values, arms) {
       width: 200, height: 120,
       layer: [
         { mark: "bar", encoding: { x, y: { field: "median", type: "quantitative", title: null },
-          color: { field: "arm", type: "nominal", sort: arms, legend: { orient: "top", title: null, labelLimit: 240 } },
+          color: { field: "arm", type: "nominal", scale: armScale(arms, offset), legend: { orient: "top", title: null, labelLimit: 240 } },
           tooltip: [{ field: "arm" }, { field: "label" }, { field: "median", format: ",.4~g" }, { field: "lo", format: ",.4~g" }, { field: "hi", format: ",.4~g" }] } },
         { mark: { type: "rule", strokeWidth: 2 }, encoding: { x, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } } },
       ],
@@ -391,9 +395,9 @@ async function render() {
   if (meta.lists.length) jobs.push(embed("lists", timeSpec("lists", views.lists, "list", meta.lists, "agents", "arm", arms)));
   $("view-differences").hidden = arms.length < 2;
   if (arms.length > 1) {
-    jobs.push(embed("differences", barSpec("differences", views.differences, arms.slice(1))));
+    jobs.push(embed("differences", barSpec("differences", views.differences, arms.slice(1), 1)));
     jobs.push(embed("differences_daily", timeSpec("differences_daily", views.differences_daily, "arm", arms.slice(1),
-      `minus ${arms[0]}`, "series", ["restricted", "falsely restricted"])));
+      `minus ${arms[0]}`, "series", ["restricted", "falsely restricted"], armScale(arms.slice(1), 1))));
   }
   await Promise.all(jobs);
   downloads(id, views);
