@@ -243,10 +243,11 @@ def test_no_endpoint_reads_a_file_a_request_names(client):
 
 
 def test_a_full_queue_answers_429_and_a_slow_request_is_stopped():
-    limits = ServeLimits(workers=1, max_queue=1, max_wall_seconds=3.0)
+    limits = ServeLimits(workers=1, max_queue=1, max_wall_seconds=10.0, max_agents=5_000_000,
+                         max_days=1830)
     with TestClient(create_app(limits)) as c:
         wait_ready(c)
-        slow = c.post("/api/runs", json=body(persons=1_000_000, days=365, seed=1))
+        slow = c.post("/api/runs", json=body(persons=4_000_000, days=1830, seed=1))  # minutes
         assert slow.status_code == 202
         r = c.post("/api/runs", json=body(seed=2))
         assert r.status_code == 429 and "at most 1" in r.json()["error"] and r.headers["Retry-After"]
@@ -268,3 +269,25 @@ def test_listens_on_loopback_by_default_and_core_import_stays_light():
             "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "[]"
+
+
+def test_a_worker_killed_mid_run_fails_its_request_and_is_replaced():
+    import os
+    import signal
+    import time
+
+    app = create_app(ServeLimits(workers=1))
+    with TestClient(app) as c:
+        wait_ready(c)
+        r = c.post("/api/runs", json=body(persons=1_000_000, days=365, seed=9))
+        t0 = time.monotonic()
+        while c.get(f"/api/jobs/{r.json()['id']}").json()["fraction"] == 0:  # the run has started
+            assert time.monotonic() - t0 < 120
+            time.sleep(0.05)
+        os.kill(app.state.jobs.workers[0].proc.pid, signal.SIGKILL)
+        snap = wait_done(c, r.json()["id"], timeout=60)
+        assert snap["state"] == "failed" and "ended unexpectedly" in snap["error"]
+        wait_ready(c)
+        later = c.post("/api/runs", json=body(seed=9))
+        assert later.status_code == 202 and wait_done(c, later.json()["id"])["state"] == "done"
+        assert c.get("/api/status").json()["stats"]["workers_replaced"] == 1

@@ -26,6 +26,7 @@ from credsim.web.limits import ServeLimits
 from credsim.web.requests import RunIn, RunSpec, request_key
 
 KEEP_JOBS = 64  # finished jobs kept for their id (progress, downloads), beyond the cache
+RESPAWN_SECONDS = 2.0
 
 
 class QueueFull(RuntimeError):
@@ -67,6 +68,8 @@ class Worker:
     conn: Any
     ready: bool = False
     busy: tuple[str, int] | None = None  # (job id, task index)
+    spawned: float = field(default_factory=time.monotonic)
+    dead: bool = False  # its pipe closed: replaced by the dispatcher
 
 
 class JobQueue:
@@ -166,15 +169,14 @@ class JobQueue:
         while not self._stop.is_set():
             with self.lock:
                 self._assign()
-            conns = [w.conn for w in self.workers]
+            conns = [w.conn for w in self.workers if not w.dead]
             try:
                 for conn in wait(conns, timeout=0.1):
                     w = next(x for x in self.workers if x.conn is conn)
                     try:
                         msg = conn.recv()
                     except (EOFError, OSError):
-                        with self.lock:
-                            self._replace(w, "a worker process ended unexpectedly")
+                        w.dead = True
                         continue
                     with self.lock:
                         self._handle(w, msg)
@@ -183,7 +185,8 @@ class JobQueue:
             with self.lock:
                 self._check_time()
                 for w in list(self.workers):
-                    if not w.proc.is_alive():
+                    # (one that dies as it starts is replaced at most every RESPAWN_SECONDS)
+                    if (w.dead or not w.proc.is_alive()) and time.monotonic() - w.spawned > RESPAWN_SECONDS:
                         self._replace(w, "a worker process ended unexpectedly")
 
     def _assign(self) -> None:
