@@ -222,3 +222,24 @@ def test_phone_width_keyboard_and_labels(server, browser):
     assert page.evaluate("window.credsim.req.arms[0].set") == {"appeals.probability": 0.35}
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     ctx.close()
+
+
+def test_names_from_an_uploaded_regime_are_shown_as_text_never_run(server, page):
+    open_page(page, server.url)
+    text = (Path(__file__).resolve().parents[1] / "src/credsim/data/regimes/rongcheng.toml").read_text()
+    evil = '<img src=x onerror="window.pwned=1">'
+    # a band named with markup where the regime uses it (the AA band and its sanctions)...
+    broken = text.replace('label = "AA"\nmin = 1030', f"label = '{evil}'\nmin = 1030", 1)
+    page.set_input_files("#upload", files=[{"name": "evil.toml", "mimeType": "text/plain",
+                                            "buffer": broken.encode()}])
+    page.locator("#err-upload").wait_for(state="visible", timeout=RENDER_TIMEOUT)
+    assert evil in page.locator("#err-upload").inner_text()  # its error quotes the name as text
+    # ...and everywhere (a valid regime): the slider labels show it as text
+    text = text.replace('"AA"', f"'{evil}'")
+    page.set_input_files("#upload", files=[{"name": "evil.toml", "mimeType": "text/plain",
+                                            "buffer": text.encode()}])
+    page.wait_for_function("document.getElementById('upload-desc').textContent.includes('evil.toml')")
+    page.wait_for_selector("#sliders details.group")
+    page.evaluate("document.querySelectorAll('#sliders details').forEach(d => d.open = true)")
+    assert page.get_by_text(f"Grade {evil} from").count() == 1  # shown as text
+    assert page.evaluate("window.pwned") is None

@@ -125,7 +125,7 @@ def create_app(limits: ServeLimits | None = None, queue: JobQueue | None = None)
         body = await _json(request)
         if isinstance(body, Response):
             return body
-        body = {**body, "arms": [{"label": "A"}]}
+        body = {**body, "arms": [{"label": "A"}], "persons": 100, "days": 1, "seeds": 1}  # controls only
         try:
             _, _, ctl = await asyncio.to_thread(plan, body, limits)
         except RequestError as exc:

@@ -154,7 +154,7 @@ function renderSliders() {
       const det = document.createElement("details");
       det.className = "group";
       const changed = items.filter(([s]) => s.path in arm.set).length;
-      det.innerHTML = `<summary>${group[0].toUpperCase() + group.slice(1)} (${items.length}` +
+      det.innerHTML = `<summary>${esc(group[0].toUpperCase() + group.slice(1))} (${items.length}` +
         `${changed ? `, ${changed} changed` : ""})</summary>`;
       if (changed) det.open = true;
       parent = document.createElement("div");
@@ -171,13 +171,14 @@ function slider(s, i, arm) {
   div.className = "slider" + (s.path in arm.set ? " changed" : "");
   const id = "s-" + i;
   div.dataset.path = s.path;
-  div.innerHTML = `<label for="${id}">${s.label} <span class="unit">(${s.unit})</span></label>
-    <div class="line"><input type="range" id="${id}" min="${s.min}" max="${s.max}" step="${s.step}"
-      value="${value}" aria-describedby="${id}-help">
+  // (labels can come from an uploaded regime: always escaped)
+  div.innerHTML = `<label for="${id}">${esc(s.label)} <span class="unit">(${esc(s.unit)})</span></label>
+    <div class="line"><input type="range" id="${id}" min="${Number(s.min)}" max="${Number(s.max)}"
+      step="${Number(s.step)}" value="${Number(value)}" aria-describedby="${id}-help">
     <output for="${id}" id="${id}-out">${Number(value).toFixed(decimals(s.step))}</output>
-    <button type="button" class="reset" aria-label="Reset ${s.label} to its default">reset</button></div>
-    <p class="help" id="${id}-help">${s.help}</p>
-    <details><summary>default ${s.default}: where it comes from</summary><p></p></details>`;
+    <button type="button" class="reset" aria-label="Reset ${esc(s.label)} to its default">reset</button></div>
+    <p class="help" id="${id}-help">${esc(s.help)}</p>
+    <details><summary>default ${esc(String(s.default))}: where it comes from</summary><p></p></details>`;
   div.querySelector("details p").textContent = s.source;
   const input = div.querySelector("input");
   input.disabled = S.saved;
