@@ -238,6 +238,8 @@ def test_no_endpoint_reads_a_file_a_request_names(client):
                 "/api/jobs/..%2f..%2fetc/result", "/etc/passwd"):
         r = client.get(url)
         assert r.status_code == 404 and "root:" not in r.text, url
+    csp = client.get("/").headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-eval';" in csp and "connect-src 'self'" in csp  # no inline scripts
     assert client.get("/static/vendor/vega-lite.min.js").status_code == 200
     assert client.get("/static/vendor/LICENSE-vega").status_code == 200
 
