@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench baseline tutorial clean install
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test lint bench baseline tutorial clean install browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -12,13 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Debian's chromium for the explorer's browser tests (Playwright drives it; it never downloads one)
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
-demo: $(STAMP)
+install: $(STAMP) browser
+
+demo: $(STAMP) browser
 	$(BIN)/credsim run scenarios/demo.toml -o runs/demo
 	@echo "Report: runs/demo/report.html"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/credsim compile  # the kernels, in parallel processes, before the tests load them
 	$(BIN)/python -m pytest

@@ -468,5 +468,33 @@ def calibrate(spec, out, resume, workers, dask_address, trials, quiet):
                f"report: {out / 'report.html'})")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (127.0.0.1: this machine only; 0.0.0.0 opens it to the network).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True)
+@click.option("--max-agents", type=click.IntRange(100), default=None,
+              help="Persons and firms of one run [2,000,000].")
+@click.option("--max-days", type=click.IntRange(1, 3660), default=None, help="Days of one run [1,830].")
+@click.option("--max-seeds", type=click.IntRange(1, 1000), default=None, help="Seeds of one request [10].")
+@click.option("--max-arms", type=click.IntRange(1, 10), default=None, help="Arms of one request [3].")
+@click.option("--max-wall-seconds", type=click.FloatRange(1), default=None,
+              help="Wall time of one request's runs; longer ones are stopped [300].")
+@click.option("--max-queue", type=click.IntRange(1), default=None,
+              help="Requests queued or running; one more gets HTTP 429 [8].")
+@click.option("--max-body-bytes", type=click.IntRange(1024), default=None, help="A request's body [262,144].")
+@click.option("--max-upload-bytes", type=click.IntRange(1024), default=None,
+              help="An uploaded TOML file [65,536].")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Runs at once [one per core].")
+@click.option("--cache", "cache_entries", type=click.IntRange(0), default=None,
+              help="Finished identical requests kept in memory [32].")
+def serve(host, port, **caps):
+    """The explorer: a web page to run and compare regimes (needs credsim[web])."""
+    try:
+        from credsim.web.serve import serve as run_server
+    except ImportError as exc:
+        _fail(ImportError(f"credsim serve needs the web extra: pip install 'credsim[web]' ({exc})"))
+    run_server(host, port, {k: v for k, v in caps.items() if v is not None})
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

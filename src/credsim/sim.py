@@ -11,6 +11,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -114,6 +115,7 @@ class Sim:
         by_province: bool = True,
         force: bool = False,
         check_resources: bool | None = None,
+        on_community: Callable[[int, int], None] | None = None,
     ) -> Results:
         """Run every community and return the results; with ``out``, also write the run directory
         (checkpoints as communities finish, then Parquet, summary, plots and report).
@@ -126,7 +128,7 @@ class Sim:
         allocating if its peak memory exceeds the memory available, unless ``force``. On a cold
         Numba cache with several local workers, the kernels are compiled here first, once."""
         red, meta, bar = self._reduce(out, workers, dask, resume, progress, by_province, force,
-                                      check_resources)
+                                      check_resources, on_community)
         perf = meta["performance"]
         res = collect(red, meta)
         bad = sanity.problems(res, self.plan.persons + self.plan.firms)
@@ -137,7 +139,8 @@ class Sim:
             from credsim import harms
 
             base = Sim(sc.with_changes({"response": {"chilling": 0.0}})).run(
-                workers=workers, dask=dask, progress=progress, by_province=by_province)
+                workers=workers, dask=dask, progress=progress, by_province=by_province,
+                on_community=on_community)
             res.summary["harms"]["chilling"] = harms.chilling_index(res, base)
         if out is not None:
             _save(res, Path(out), self.scenario)
@@ -150,14 +153,16 @@ class Sim:
         without the tables of a ``Results`` (nor the chilling baseline, the end-of-run check or
         a run directory): what an experiment's run needs, its row and daily series coming
         straight from the sums (``experiment.sums``)."""
-        red, meta, _ = self._reduce(None, workers, dask, False, progress, by_province, False, False)
+        red, meta, _ = self._reduce(None, workers, dask, False, progress, by_province, False, False,
+                                    None)
         bad = sanity.sums_problems(red.levels(self.scenario.days), red, self.plan.persons + self.plan.firms)
         if bad:
             raise sanity.SanityError(_SANITY + "; ".join(bad[:10]))
         return red, meta
 
     def _reduce(self, out, workers, dask, resume: bool, progress: bool, by_province: bool,
-                force: bool, check_resources: bool | None) -> tuple[Reduction, dict, RunProgress]:
+                force: bool, check_resources: bool | None,
+                on_community: Callable[[int, int], None] | None) -> tuple[Reduction, dict, RunProgress]:
         """The communities run and summed: the reduction, the run's meta (with its
         performance) and the progress bar (to print its summary at the end)."""
         spec = self.engine_spec()
@@ -182,6 +187,8 @@ class Sim:
             for r in executor.map(spec, todo, ckpt):
                 red.add(r)
                 bar.advance(r.persons + r.firms, r.events)
+                if on_community is not None:
+                    on_community(red.done, len(comms))
         except KeyboardInterrupt:
             bar.stop()
             if out is not None:
