@@ -229,3 +229,24 @@ def test_period_and_date_values_read_the_dated_series():
     assert quantities.run_value(flow, out) == bd[(bd.day >= 31) & (bd.day <= 59)]["acts_recorded"].sum()
     stock = TargetSpec(**_target(column="list_dishonest_debtors", date="2020-03-31"))
     assert quantities.run_value(stock, out) == bd.loc[bd.day == 90, "list_dishonest_debtors"].item()
+
+
+def test_a_dated_scenario_round_trips_through_toml(tmp_path):
+    """calibrated.toml writes dates as TOML dates, and a fixed ``days`` drops the base's ``end``."""
+    import tomllib
+
+    from credsim.calibration.calibrated import scenario_document
+    from credsim.tomlw import dumps
+
+    base = tmp_path / "s.toml"
+    base.write_text('name = "s"\nstart = 2020-01-01\nend = 2020-12-31\n[population]\npersons = 3000\n'
+                    'community_size = 3000\n[regime]\nuse = "court-blacklist"\n[[schedule]]\n'
+                    f'path = "{PATH}"\nassumption = "x"\nsteps = [{{from = 2020-03-01, value = 1.0}}]\n')
+    doc = scenario_document(str(base), {"days": 90}, {"schedule[0].steps[0].value": 2.0}, "c.toml", {})
+    assert "end" not in doc and doc["days"] == 90
+    text = dumps(doc)
+    assert "start = 2020-01-01" in text and "from = 2020-03-01" in text
+    assert tomllib.loads(text)["start"] == dt.date(2020, 1, 1)
+    (tmp_path / "c.toml").write_text(text)
+    sc = Scenario.from_file(tmp_path / "c.toml")
+    assert sc.days == 90 and sc.schedule[0].steps[0].value == 2.0
