@@ -141,7 +141,7 @@ def test_a_step_value_can_be_set_by_key_path():
                          path="regime.lists[dishonest_debtors].removal.rate_per_year")]},
      "cannot be scheduled (schedulable: catalogue.acts[NAME].rate_per_year"),
     ({"schedule": [sched([("2020-03-01", 1.0), ("2020-02-01", 2.0)])]},
-     "schedule[0].steps: [{'from': '2020-03-01'"),
+     "schedule[0].steps[1].from: 2020-02-01 is not after the step before it (2020-03-01)"),
     ({"schedule": [sched([("2019-12-31", 1.0)])]},
      "schedule[0].steps[0].from: 2019-12-31 is outside the run (2020-01-01 .. 2020-10-26)"),
     ({"schedule": [sched([("2021-01-01", 1.0)])], "burn_in_days": 5},

@@ -26,7 +26,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 
 from credsim import limits as L
 from credsim import overrides
@@ -56,13 +56,14 @@ class Schedule(Sourced):
     steps: list[Step] = Field(min_length=1, max_length=L.STEPS)
     note: str = ""
 
-    @field_validator("steps")
-    @classmethod
-    def _sorted(cls, steps: list[Step]) -> list[Step]:
-        for a, b in zip(steps, steps[1:], strict=False):
-            if not a.from_ < b.from_:
-                raise ValueError(f"the steps' dates must increase: {b.from_} follows {a.from_}")
-        return steps
+    @model_validator(mode="after")
+    def _sorted(self):
+        for k in range(1, len(self.steps)):
+            a, b = self.steps[k - 1].from_, self.steps[k].from_
+            if not a < b:
+                raise ValueError(f"steps[{k}].from: {b} is not after the step before it ({a}): "
+                                 f"the steps' dates must increase")
+        return self
 
 
 def check_date(v: dt.date | None) -> dt.date | None:
