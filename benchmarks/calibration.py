@@ -28,12 +28,13 @@ def report(out: Path, wall: float | None) -> dict:
     trials = res.trials
     fit = res.fit()
     sd = {t.name: t.sd_abs for t in res.spec.targets}
-    runs = json.loads((out / "calibration.json").read_text())
-    if wall is None:
-        wall = runs.get("finish", {}).get("wall_seconds_last_session") or runs.get("wall_seconds_last_session")
+    meta = json.loads((out / "calibration.json").read_text())
+    if wall is None:  # the session that ran the trials (a --resume session times only itself)
+        wall = meta.get("wall_seconds_last_session")
     sim = trials["seconds"].sum() if "seconds" in trials.columns else None
     print(f"{out}: {len(trials)} trials x {len(res.meta['seeds'])} seeds, best trial "
-          f"{res.meta['best_trial']}, loss {res.meta['best_loss']:.3f}, posterior ESS {res.posterior.ess:.1f}")
+          f"{res.meta['best_trial']}, loss {res.meta['best_loss']:.3f}, "
+          f"posterior ESS {res.posterior.ess:.1f}")
     if wall:
         print(f"wall {wall:.0f} s ({wall / 60:.1f} min): {len(trials) / wall * 60:.2f} trials per minute"
               + (f"; runs in the workers {sim:.0f} s" if sim else ""))

@@ -6,6 +6,7 @@ The driver (``sim.py``) calls this module; ``Results`` never reaches back into t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from credsim.calendar import dates
 from credsim.layout import (
     A_FALSE,
     A_RECORDED,
@@ -168,15 +170,7 @@ def _date(day: np.ndarray, meta: dict[str, Any]) -> dict[str, Any]:
     """A ``date`` column (start + day) for a run with a calendar, none otherwise."""
     if not meta.get("start"):
         return {}
-    from credsim.calendar import dates
-
-    return {"date": dates(date_of(meta["start"]), day)}
-
-
-def date_of(text: str):
-    import datetime as dt
-
-    return dt.date.fromisoformat(text)
+    return {"date": dates(dt.date.fromisoformat(meta["start"]), day)}
 
 
 def daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict[str, Any]) -> pd.DataFrame:

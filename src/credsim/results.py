@@ -62,10 +62,11 @@ class Results:
         tot["mean_score"] = tot["score_sum"] / tot["scored"].where(tot["scored"] > 0)
         out = tot.join(wide).reset_index()
         if self.meta.get("start"):  # a run with a calendar: each day's date
-            from credsim.calendar import dates
-            from credsim.collect import date_of
+            import datetime as dt
 
-            out.insert(1, "date", dates(date_of(self.meta["start"]), out["day"].to_numpy()))
+            from credsim.calendar import dates
+
+            out.insert(1, "date", dates(dt.date.fromisoformat(self.meta["start"]), out["day"].to_numpy()))
         return out
 
     def plot(self, kind: str = "grades", ax: Axes | None = None) -> Figure:
