@@ -329,9 +329,14 @@ def test_calibrated_scenario_runs_with_credsim_run(tmp_path):
     sys.path.insert(0, str(STUB_DIR))
     from stub_model import model
 
+    # an undated court-list scenario: the shipped one's schedule steps (2013-2024) would fall
+    # outside a 20-day run (an error), and its [calibrated] values name the schedule's steps
+    base = tmp_path / "court.toml"
+    base.write_text('name = "court"\ndays = 365\n[population]\nscale = 0.001\n'
+                    '[regime]\nuse = "court-blacklist"\n')
     fixed_set = ('[set]\n"population.scale" = 0.000002\ndays = 20\nburn_in_days = 0\n'
                  '"regime.lists[dishonest_debtors].removal.rate_per_year" = 1.1\n\n')
-    spec = GOOD.replace("[[parameters]]", fixed_set + "[[parameters]]", 1)
+    spec = GOOD.replace("[[parameters]]", fixed_set + "[[parameters]]", 1).replace(str(COURT), str(base))
     res = Calibration.from_file(_spec(tmp_path, spec)).run(tmp_path / "cal", workers=1, model=model,
                                                              progress=False)
     run_dir = tmp_path / "run"

@@ -86,7 +86,10 @@ def run(scenario, out, workers, dask_address, resume, seed, seeds, scale, sets, 
     s = res.summary
     click.echo(f"wrote {out}/ (report: {out / 'report.html'})")
     fd = s["final_day"]
-    click.echo("final day: " + ", ".join(f"{g} {n:,}" for g, n in fd["grades"].items() if n))
+    if s.get("start"):
+        click.echo(f"dates: {s['start']} to {s['end']} ({s['days']:,} days)")
+    last = "final day" + (f" ({s['end']})" if s.get("end") else "")
+    click.echo(f"{last}: " + ", ".join(f"{g} {n:,}" for g, n in fd["grades"].items() if n))
 
 
 def _estimate_line(path: Path) -> str:

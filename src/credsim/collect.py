@@ -6,6 +6,7 @@ The driver (``sim.py``) calls this module; ``Results`` never reaches back into t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from credsim.calendar import dates
 from credsim.layout import (
     A_FALSE,
     A_RECORDED,
@@ -120,6 +122,10 @@ def run_meta(scenario: Scenario, regime: Regime, catalogue: Catalogue, plan: Pop
         "regime_title": regime.title,
         "seed": scenario.seed,
         "days": scenario.days,
+        "burn_in_days": scenario.burn_in_days,
+        # the calendar: day 0 is ``start``, the last day ``end`` (None: the run has no dates)
+        "start": None if scenario.start is None else scenario.start.isoformat(),
+        "end": None if scenario.start is None else scenario.end_date.isoformat(),
         "grades": grades,
         "sanctions": [s.name for s in regime.sanctions],
         "sanction_kinds": {s.name: s.kind for s in regime.sanctions},
@@ -157,10 +163,18 @@ def _where(p: np.ndarray, day: np.ndarray, g: np.ndarray, meta: dict[str, Any]) 
     """The key columns daily and acts rows share: day, province, its region, group."""
     return {
         "day": day.astype(np.int32),
+        **_date(day, meta),
         "province": pd.Categorical.from_codes(p, meta["provinces"]),
         "region": pd.Categorical(np.array(meta["regions"])[p]),
         "group": pd.Categorical.from_codes(g, GROUPS),
     }
+
+
+def _date(day: np.ndarray, meta: dict[str, Any]) -> dict[str, Any]:
+    """A ``date`` column (start + day) for a run with a calendar, none otherwise."""
+    if not meta.get("start"):
+        return {}
+    return {"date": dates(dt.date.fromisoformat(meta["start"]), day)}
 
 
 def daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict[str, Any]) -> pd.DataFrame:
@@ -248,7 +262,11 @@ def panel_frame(chunks: list[np.ndarray], meta: dict[str, Any]) -> pd.DataFrame:
     cols = ["agent", "day", "event", "detail", "recorded", "false_record", "source", "score",
             "grade", "lists", "sanctions"]
     if not chunks:
-        return pd.DataFrame({c: pd.Series(dtype="int64") for c in cols})
+        empty = {c: pd.Series(dtype="int64") for c in cols}
+        if meta.get("start"):
+            empty = {"agent": empty["agent"], "day": empty["day"],
+                     "date": pd.Series(dtype="datetime64[s]"), **empty}
+        return pd.DataFrame(empty)
     rows = np.concatenate(chunks)
     # by agent, then day; rows of one day keep their order (lexsort is stable): the same order
     # whichever thread or worker wrote them
@@ -260,6 +278,7 @@ def panel_frame(chunks: list[np.ndarray], meta: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({
         "agent": pid.astype(np.int64),
         "day": rows[:, P_DAY],
+        **_date(rows[:, P_DAY], meta),
         "event": [KIND_NAMES[int(k)] for k in kinds],
         "detail": [_detail(meta, k, code) for k, code in zip(kinds, codes, strict=True)],
         "recorded": rows[:, P_RECORDED].astype(bool),

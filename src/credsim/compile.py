@@ -69,6 +69,8 @@ class BehaviourTables(NamedTuple):
     act_subject: np.ndarray  # int32[A]
     grp_false: np.ndarray  # int32[G]: sensor whose false matches the group draws, -1 = true acts
     grp_female: np.ndarray  # float64[G]: rate multiplier for women (false-match groups)
+    act_sched: np.ndarray  # int32[A]: the act's row of sched_factor, -1 = its rate is not scheduled
+    sched_factor: np.ndarray  # float64[S, burn-in + days]: rate(day) / the schedule's highest rate
 
 
 def grade_table(band_min: np.ndarray, score_min: int, score_max: int) -> np.ndarray:
@@ -191,11 +193,17 @@ def _sanction_tables(regime: Regime) -> tuple[np.ndarray, np.ndarray]:
 
 def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: bool = False,
                       boost: np.ndarray | None = None,
-                      keep: np.ndarray | None = None) -> BehaviourTables:
+                      keep: np.ndarray | None = None, act_sched: np.ndarray | None = None,
+                      sched_factor: np.ndarray | None = None) -> BehaviourTables:
     """``boost[a]`` >= 1 raises act a's candidate rate (thinned back in the kernel: gaming);
     acts with ``keep[a]`` false are not simulated (unscored acts skipped for speed). Only the
-    traits that simulated acts use are drawn; each keeps its own random stream."""
+    traits that simulated acts use are drawn; each keeps its own random stream. A scheduled
+    act (``act_sched[a]`` >= 0, ``calendar.thinning``) has its highest rate in ``cat``; the
+    kernel keeps a candidate with probability ``sched_factor[act_sched[a], day]``."""
     A = len(cat.acts)
+    if act_sched is None:
+        act_sched = np.full(A, -1, np.int32)
+        sched_factor = np.ones((0, 0))
     boost = np.ones(A) if boost is None else boost
     keep = np.ones(A, bool) if keep is None else keep
     all_traits = [t.name for t in cat.traits]
@@ -264,6 +272,8 @@ def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: b
         act_subject=np.array([0 if a.subject == "person" else 1 for a in cat.acts], np.int32),
         grp_false=np.array(grp_false, np.int32),
         grp_female=np.array(grp_female, np.float64),
+        act_sched=np.asarray(act_sched, np.int32),
+        sched_factor=np.ascontiguousarray(sched_factor, np.float64),
     )
 
 

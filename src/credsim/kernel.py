@@ -459,6 +459,8 @@ def _day_acts(fx, me, when, proc, R, B, X, st, out, scr):
         if f_acts:
             f, pd = _acceptance(R, X, tabs, a, urban, watched, scored, st.score[i],
                                 g_now, is_elder)
+        if B.act_sched[a] >= 0:  # a rate on a schedule by date: drawn at its highest, thinned
+            f *= B.sched_factor[B.act_sched[a], day]
         # thinning (high half) and detection (low half): one hash
         u_acc = 0.0
         u_det = 0.0

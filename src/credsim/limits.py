@@ -19,3 +19,6 @@ FEMALE_MULTIPLIER = 20.0  # women's false-match rate vs men's (NISTIR 8280 repor
 ACTS, TRAITS, SENSORS = 256, 64, 64  # per catalogue (the acts table grows with acts x days)
 BANDS = 32  # grades of a regime (the daily table grows with grades x measures)
 THREADS = 1024
+HORIZON = 7320  # days reported: 20 years at daily resolution (outputs grow with days x acts)
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # a calendar start date (dates are datetime64[D] in outputs)
+STEPS = 1000  # steps of one schedule

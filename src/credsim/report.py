@@ -124,6 +124,11 @@ def _p(text: str, cls: str = "") -> str:
 
 
 # -------------------------------------------------------------------- sections
+def _dates(m: dict) -> str:
+    """`` from 2013-10-01 to 2025-12-31`` for a run with a calendar."""
+    return f" from {m['start']} to {m['end']}" if m.get("start") else ""
+
+
 def _intro(res: RunView) -> str:
     m = res.meta
     scale = m.get("scale") or 0
@@ -131,7 +136,8 @@ def _intro(res: RunView) -> str:
     text = (
         f"This page reports one run of credsim, a simulator of social credit systems. It applied the regime "
         f"“{m.get('regime_title', m['regime'])}” ({m['regime']}) to a synthetic population of {agents} for "
-        f"{m['days']:,} days (random seed {m.get('seed', '?')}). The population is synthetic: its agents are "
+        f"{m['days']:,} days{_dates(m)} (random seed {m.get('seed', '?')}). The population is synthetic: "
+        f"its agents are "
         f"numbers drawn from aggregate statistics (population by province, sex, age, urban or rural), not "
         f"people, and nobody real was scored. "
     )
@@ -157,6 +163,9 @@ def _population_table(res: RunView) -> str:
         ("scale (simulated persons / persons of the provinces simulated)", f"{scale:.6g}"),
         ("real persons per simulated person", _num(1 / scale, 1) if scale else "—"),
         ("days simulated", _int(m["days"])),
+        *([("dates reported", f"{m['start']} to {m['end']}"
+            + (f" (burn-in: {m['burn_in_days']:,} days before {m['start']})"
+               if m.get("burn_in_days") else ""))] if m.get("start") else []),
         ("provinces simulated", _int(res.daily["province"].nunique())),
     ]
     return "<h3>Population</h3>\n" + _table(("", "value"), rows, numeric=(1,))
@@ -295,8 +304,8 @@ def write_report(res: RunView, out: Path) -> Path:
     title = f"{m.get('regime_title', m['regime'])} — scenario {m['scenario']}"
     body = "\n".join([
         f"<h1>{escape(title)}</h1>",
-        _p(f"credsim run: regime {m['regime']}, {m['days']:,} days, {m['persons']:,} simulated persons "
-           "(a synthetic population).", "sub"),
+        _p(f"credsim run: regime {m['regime']}, {m['days']:,} days{_dates(m)}, {m['persons']:,} "
+           "simulated persons (a synthetic population).", "sub"),
         _intro(res),
         _headline(res),
         _figures({k: f"plots/{f}" for k, f in files.items()}),

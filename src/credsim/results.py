@@ -60,7 +60,14 @@ class Results:
         scored = d[d.grade != UNSCORED].groupby("day")["persons"].sum()
         tot["scored"] = scored.reindex(tot.index, fill_value=0)
         tot["mean_score"] = tot["score_sum"] / tot["scored"].where(tot["scored"] > 0)
-        return tot.join(wide).reset_index()
+        out = tot.join(wide).reset_index()
+        if self.meta.get("start"):  # a run with a calendar: each day's date
+            import datetime as dt
+
+            from credsim.calendar import dates
+
+            out.insert(1, "date", dates(dt.date.fromisoformat(self.meta["start"]), out["day"].to_numpy()))
+        return out
 
     def plot(self, kind: str = "grades", ax: Axes | None = None) -> Figure:
         """A matplotlib figure: ``grades``, ``sanctions``, ``lists``, ``acts``, ``scores``,

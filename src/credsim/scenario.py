@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from credsim import limits as L
 from credsim import overrides
 from credsim.behaviour import Catalogue, load_catalogue
+from credsim.calendar import Schedule, check_date, days_from_end, schedule_problems
 from credsim.checks import RunName, scenario_checks
 from credsim.config import Strict, read_toml, validate
 from credsim.errors import ConfigError
@@ -19,6 +21,8 @@ from credsim.marginals import Marginals, load_marginals
 from credsim.mechanisms import MechanismSections
 from credsim.provenance import Calibrated
 from credsim.regime import Regime, load_regime, regime_path, regime_problems
+
+Date = Annotated[dt.date, AfterValidator(check_date)]
 
 # pairs of keys of which a scenario gives exactly one: an override of one clears the other
 EXCLUSIVE_KEYS = (("population", "persons", "scale"), ("population", "scale", "persons"),
@@ -104,12 +108,16 @@ class OutputSpec(Strict):
 
 
 class ScenarioTables(Strict):
-    """The tables of a scenario other than the mechanisms'."""
+    """The tables of a scenario other than the mechanisms'. ``start`` dates the run (day 0 is
+    that date; burn-in days come before it); ``end`` (inclusive) gives ``days`` from the dates;
+    ``schedule`` makes act rates piecewise constant by date (``credsim.calendar``)."""
 
     name: RunName = "scenario"
     description: str = ""
     seed: int = Field(default=1, ge=0, lt=2**63)
-    days: int = Field(default=365, gt=0, le=3660)
+    start: Date | None = None
+    end: Date | None = None
+    days: int = Field(default=365, gt=0, le=L.HORIZON)
     burn_in_days: int = Field(default=0, ge=0, le=36600)
     epoch_days: int = Field(default=7, gt=0, le=365)
     threads: int | None = Field(default=None, gt=0, le=L.THREADS)
@@ -118,8 +126,27 @@ class ScenarioTables(Strict):
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
     detection: DetectionSpec = Field(default_factory=DetectionSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    schedule: list[Schedule] = Field(default_factory=list, max_length=L.ACTS)
     # values fitted by ``credsim calibrate`` (key path -> value and its labels), applied on loading
     calibrated: dict[str, Calibrated] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _end(cls, data: Any) -> Any:
+        return days_from_end(data)
+
+    @model_validator(mode="after")
+    def _dated(self):
+        if self.end is not None and self.start is None:
+            raise ValueError("end: an end date needs a 'start' date")
+        return self
+
+    @property
+    def end_date(self) -> dt.date | None:
+        """The last reported date (None: the run has no calendar)."""
+        from credsim.calendar import end_date
+
+        return None if self.start is None else end_date(self.start, self.days)
 
 
 class Scenario(MechanismSections, ScenarioTables):
@@ -241,6 +268,7 @@ class Scenario(MechanismSections, ScenarioTables):
         for j, p in enumerate(self.population.provinces):
             if p not in provinces:
                 problems.append(f"population.provinces[{j}]: {p!r} is not a province of the marginals")
+        problems += schedule_problems(self)
         if problems:
             raise ConfigError(self._source, problems)
         regime = self.regime_model
@@ -288,6 +316,9 @@ class Scenario(MechanismSections, ScenarioTables):
         for table, key, other in EXCLUSIVE_KEYS:
             if (table, key) in keys and (table, other) not in keys:
                 own.append(((table, other), None))
+        for key, other in (("days", "end"), ("end", "days")):  # days follow a new end date
+            if (key,) in keys and (other,) not in keys and data.get(other) is not None:
+                own.append(((other,), None))
         try:
             data = overrides.apply(data, own)
         except LookupError as exc:

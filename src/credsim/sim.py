@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from credsim import sanity
+from credsim.calendar import thinning
 from credsim.checkpoint import Checkpoints
 from credsim.collect import Reduction, collect, run_meta
 from credsim.compile import compile_behaviour, compile_mechanisms, compile_regime
@@ -81,6 +82,8 @@ class Sim:
         keep = None
         if sc.behaviour.unscored_acts == "skip":
             keep = rt.act_rule >= 0
+        # scheduled act rates: candidates at the highest rate, thinned by day in the kernel
+        cat, act_sched, sched_factor = thinning(sc, self.catalogue)
         return EngineSpec(
             seed=sc.seed,
             days=sc.days,
@@ -89,8 +92,8 @@ class Sim:
             shares=self.plan.shares,
             household_size=sc.marginals_model.household_size.value,
             regime=rt,
-            behaviour=compile_behaviour(self.catalogue, sc.detection.perfect, sc.errors.enabled,
-                                        mt.act_game, keep),
+            behaviour=compile_behaviour(cat, sc.detection.perfect, sc.errors.enabled,
+                                        mt.act_game, keep, act_sched, sched_factor),
             mechanisms=mt,
             peer=_peer_tuple(self.regime),
             n_sanctions=len(self.regime.sanctions),

@@ -36,6 +36,8 @@ def summarise(res: RunView) -> dict[str, Any]:
         "regime": m["regime"],
         "seed": m["seed"],
         "days": m["days"],
+        **({"start": m["start"], "end": m["end"], "burn_in_days": m.get("burn_in_days", 0)}
+           if m.get("start") else {}),
         "population": {"persons": m["persons"], "firms": m["firms"], "scale": m["scale"],
                        "represented_per_simulated_agent": nation,
                        "note": "scale and *_nation_equivalent refer to the provinces simulated"},

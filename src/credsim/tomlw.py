@@ -3,6 +3,7 @@ for tests, the fuzzer and generated scenarios. Floats keep ``inf`` and ``nan``."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from typing import Any
@@ -31,6 +32,8 @@ def _value(v: Any) -> str:
         return repr(v)
     if isinstance(v, str):
         return _str(v)
+    if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+        return v.isoformat()  # a TOML local date (a scenario's start and end, schedule steps)
     if isinstance(v, list):
         return "[" + ", ".join(_value(x) for x in v) + "]"
     if isinstance(v, dict):

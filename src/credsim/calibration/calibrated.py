@@ -33,6 +33,8 @@ def scenario_document(base_file: str, fixed: dict[str, Any], fitted: dict[str, A
     for path, value in groups.pop("scenario", []):
         if path[:1] == ("population",) and path[1:2] in (("persons",), ("scale",)):
             data.get("population", {}).pop("scale" if path[1] == "persons" else "persons", None)
+        if path in (("days",), ("end",)):  # the other follows from it (Scenario.with_overrides)
+            data.pop("end" if path == ("days",) else "days", None)
         overrides.set_path(data, path, value)
     cal = dict(data.get("calibrated", {}))
     for doc, changes in groups.items():

@@ -14,7 +14,10 @@ Built in:
 - ``series``: a column of the national daily series (``list_<name>``, ``sanction_<name>``,
   ``restricted``, ``grade_<label>``, ``acts_recorded``...) on one ``day`` (0 = the first day
   after the burn-in, -1 = the last) or over ``days = [first, last]`` (inclusive) reduced by
-  ``aggregate`` (``mean``, ``sum``, ``min``, ``max``, ``first``, ``last``).
+  ``aggregate`` (``mean``, ``sum``, ``min``, ``max``, ``first``, ``last``). In a scenario with a
+  ``start`` date, ``date = 2018-12-31`` (a stock on that date) and ``period = [2024-01-01,
+  2024-12-31]`` (a flow: ``aggregate = "sum"``) give the same by date, checked against the run's
+  calendar: a date outside the reported dates (burn-in included) is an error naming the target.
 
 Any quantity may be ``nation_equivalent``: divided by the run's scale (simulated persons /
 persons represented), the figure a national source would count.
@@ -22,10 +25,13 @@ persons represented), the figure a national source would count.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from credsim.experiment.runner import RunOutput
@@ -33,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 AGGREGATES = ("mean", "sum", "min", "max", "first", "last")
 # the options a target may give, shared by every quantity (a quantity uses some of them)
-OPTIONS = ("column", "day", "days", "aggregate", "nation_equivalent")
+OPTIONS = ("column", "day", "days", "date", "period", "aggregate", "nation_equivalent")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Columns:
     row: frozenset[str]
     daily: frozenset[str]
     days: int
+    start: dt.date | None = None  # the run's first reported date (None: no calendar)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,7 @@ def columns_for(sc: Scenario) -> Columns:
         daily |= {p + s for s in sanctions}
     for p in ("list_", "false_list_"):
         daily |= {p + x for x in lists}
-    return Columns(frozenset(row), frozenset(daily), sc.days)
+    return Columns(frozenset(row), frozenset(daily), sc.days, sc.start)
 
 
 def _near(name: str, known: frozenset[str]) -> str:
@@ -166,30 +173,66 @@ def _check_series(t, cols: Columns) -> list[str]:
     if t.column not in cols.daily:
         out.append(f"column: {t.column!r} is not a column of the daily series of this scenario"
                    f"{_near(t.column, cols.daily)}")
-    if (t.day is None) == (t.days is None):
-        out.append("day: give exactly one of 'day' (one day) or 'days' ([first, last] with an aggregate)")
-    if t.day is not None:
-        if t.aggregate is not None:
-            out.append("aggregate: only with 'days' (a range of days)")
-        if not 0 <= _day_index(t.day, cols.days) < cols.days:
-            out.append(f"day: {t.day} is outside the run's days (0..{cols.days - 1}, or -1 for the last)")
+    given = [k for k in ("day", "days", "date", "period") if getattr(t, k) is not None]
+    if len(given) != 1:
+        out.append("day: give exactly one of 'day' (one day), 'days' ([first, last] with an "
+                   "aggregate), 'date' (one date) or 'period' ([first, last] dates)"
+                   + (f" (given: {', '.join(given)})" if given else ""))
+    if t.aggregate is not None and (t.day is not None or t.date is not None):
+        out.append(f"aggregate: only with a range ('days' or 'period'), not with "
+                   f"'{'day' if t.day is not None else 'date'}'")
+    if t.day is not None and not 0 <= _day_index(t.day, cols.days) < cols.days:
+        out.append(f"day: {t.day} is outside the run's days (0..{cols.days - 1}, or -1 for the last)")
     if t.days is not None:
         a, b = (_day_index(d, cols.days) for d in t.days)
         if not (0 <= a <= b < cols.days):
             out.append(f"days: {list(t.days)} is not a range of the run's days "
                        f"(0..{cols.days - 1}, first <= last)")
+    for key in ("date", "period"):
+        v = getattr(t, key)
+        if v is None:
+            continue
+        if cols.start is None:
+            out.append(f"{key}: target {t.name} refers to a date but the scenario has no 'start' "
+                       f"date (give start = YYYY-MM-DD, or use 'day'/'days')")
+            continue
+        first, last = (v, v) if key == "date" else v
+        end = cols.start + dt.timedelta(days=cols.days - 1)
+        if first > last:
+            out.append(f"period: target {t.name}: [{first}, {last}]: the first date is after the last")
+        elif first < cols.start or last > end:
+            shown = str(v) if key == "date" else f"[{first}, {last}]"
+            out.append(f"{key}: target {t.name}: {shown} is outside the run "
+                       f"({cols.start} to {end}; burn-in days are not reported)")
     return out
+
+
+def _days_of(t, s_day, dates) -> tuple[int, int] | int:
+    """The target's day (an index) or range of days in a run's sorted series."""
+    n = len(s_day)
+    if t.day is not None:
+        return _day_index(t.day, n)
+    if t.days is not None:
+        return tuple(_day_index(x, n) for x in t.days)
+    if dates is None:
+        raise ValueError(f"target {t.name}: the run's daily series has no dates (no 'start')")
+    ds = dates.astype("datetime64[D]")
+    if t.date is not None:
+        return int(np.searchsorted(ds, np.datetime64(t.date.isoformat(), "D")))
+    a, b = (np.datetime64(x.isoformat(), "D") for x in t.period)
+    return int(np.searchsorted(ds, a)), int(np.searchsorted(ds, b, side="right")) - 1
 
 
 def _series_value(t, out: RunOutput) -> float:
     d = out.daily
     if d is None or t.column not in d.columns:
         raise ValueError(f"target {t.name}: the run kept no daily series {t.column!r}")
-    s = d.sort_values("day")[t.column].to_numpy(dtype=float)
-    n = len(s)
-    if t.day is not None:
-        return float(s[_day_index(t.day, n)])
-    a, b = (_day_index(x, n) for x in t.days)
+    d = d.sort_values("day")
+    s = d[t.column].to_numpy(dtype=float)
+    where = _days_of(t, s, d["date"].to_numpy() if "date" in d.columns else None)
+    if isinstance(where, int):
+        return float(s[where])
+    a, b = where
     w = s[a: b + 1]
     agg = t.aggregate or "mean"
     return float({"mean": w.mean, "sum": w.sum, "min": w.min, "max": w.max}[agg]()) if agg in (
@@ -197,6 +240,7 @@ def _series_value(t, out: RunOutput) -> float:
 
 
 register(Quantity(
-    "series", "a column of the daily series on one day, or over a range of days",
-    options=("column", "day", "days", "aggregate"), required=("column",), check=_check_series,
+    "series", "a column of the daily series on one day or date, or over a range of days or dates",
+    options=("column", "day", "days", "date", "period", "aggregate"), required=("column",),
+    check=_check_series,
     daily_columns=lambda t: (t.column,), value=_series_value))

@@ -3,6 +3,7 @@ sampler. docs/reference.md ("Calibration files") lists the keys."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any, Literal
 
@@ -87,6 +88,8 @@ class TargetSpec(Sourced):
     column: str | None = None
     day: int | None = None
     days: tuple[int, int] | None = None
+    date: dt.date | None = None
+    period: tuple[dt.date, dt.date] | None = None
     aggregate: Literal["mean", "sum", "min", "max", "first", "last"] | None = None
     nation_equivalent: bool = False
     observed: float

@@ -99,7 +99,9 @@ DAILY_DROP = ("score_sum",)  # by_day columns an experiment does not keep (mean_
 def daily_series(res: RunView, columns: list[str] | None = None) -> pd.DataFrame:
     """The national daily series of one run (``Results.by_day``), all columns or ``columns``."""
     bd = res.by_day
-    keep = [c for c in bd.columns if c not in DAILY_DROP] if columns is None else ["day", *columns]
+    dated = ["date"] if "date" in bd.columns else []  # a run with a calendar
+    keep = ([c for c in bd.columns if c not in DAILY_DROP] if columns is None
+            else ["day", *dated, *[c for c in columns if c not in dated]])
     missing = [c for c in keep if c not in bd.columns]
     for c in missing:  # a series the regime does not have (a list another arm has) is 0
         bd[c] = 0
