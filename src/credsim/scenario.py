@@ -19,6 +19,7 @@ from credsim.marginals import Marginals, load_marginals
 from credsim.mechanisms import MechanismSections
 from credsim.provenance import Calibrated
 from credsim.regime import Regime, load_regime, regime_path, regime_problems
+from credsim.tickets import TicketsSpec
 
 # pairs of keys of which a scenario gives exactly one: an override of one clears the other
 EXCLUSIVE_KEYS = (("population", "persons", "scale"), ("population", "scale", "persons"),
@@ -118,6 +119,8 @@ class ScenarioTables(Strict):
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
     detection: DetectionSpec = Field(default_factory=DetectionSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    # ticket purchase attempts of persons under blocking sanctions (credsim.tickets)
+    tickets: TicketsSpec = Field(default_factory=TicketsSpec)
     # values fitted by ``credsim calibrate`` (key path -> value and its labels), applied on loading
     calibrated: dict[str, Calibrated] = Field(default_factory=dict)
 
