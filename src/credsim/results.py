@@ -69,8 +69,9 @@ class Results:
         return tot.join(wide).reset_index()
 
     def plot(self, kind: str = "grades", ax: Axes | None = None) -> Figure:
-        """A matplotlib figure: ``grades``, ``sanctions``, ``lists``, ``acts``, ``scores``,
-        ``regions``, ``groups``."""
+        """A matplotlib figure: ``grades``, ``sanctions``, ``lists``, ``flows`` (list flows by
+        cause, persons and organisations), ``tickets`` (purchases blocked), ``acts``,
+        ``scores``, ``regions``, ``groups``."""
         from credsim import plots
 
         return plots.plot(self, kind, ax=ax)

@@ -62,10 +62,12 @@ class TicketsSpec(Strict):
 def default_tickets() -> TicketsSpec:
     path = data_path(DATA_FILE)
     data = read_toml(path)
-    return validate(_Defaults, data, str(path)).as_spec()
+    return validate(TicketsFile, data, str(path)).as_spec()
 
 
-class _Defaults(Strict):
+class TicketsFile(Strict):
+    """data/tickets.toml: every table given, each with its provenance."""
+
     flight: TicketRate
     train: TicketRate
     dispersion: Dispersion
