@@ -149,8 +149,13 @@ def test_court_list_flows_entries_and_persons_restricted():
     assert row["added"]["organisations"] > 0 and row["added"]["persons"] > 0
 
 
-def test_observations_do_not_depend_on_threads_or_workers():
+@pytest.mark.parametrize("which", ["lists", "court"])
+def test_observations_do_not_depend_on_threads_or_workers(which):
     base = make_scenario(mechanisms=True, days=150, burn_in_days=60)
+    if which == "court":  # links to legal representatives: reruns, the links' part of counts
+        base = Sim.from_file("scenarios/court-blacklist.toml").scenario.with_overrides(
+            {"population.persons": 30_000, "population.community_size": 10_000,
+             "burn_in_days": 200, "output.report": False, "output.panel_agents": 20})
     cols = None
     runs = []
     for threads, workers in ((1, 1), (2, 1), (2, 2)):
