@@ -146,14 +146,17 @@ def test_firm_listing_bans_its_legal_representative_until_lifted():
     pn = np.zeros(1, np.int64)
 
     # the fields couple reads, by name (Numba types a named tuple by its fields)
-    Reg = namedtuple("Reg", "band_min grade_sanc list_sanc covers_person covers_firm score_min grade_lut")
+    Reg = namedtuple("Reg", "band_min grade_sanc list_sanc covers_person covers_firm score_min grade_lut "
+                     "ticket_block ticket_shape")
     Mech = namedtuple("Mech", "households reach_children reach_rep reach_firms restrict_mask")
-    R = Reg(band_min, grade_sanc, list_sanc, True, True, 0, grade_table(band_min, 0, 100))
+    R = Reg(band_min, grade_sanc, list_sanc, True, True, 0, grade_table(band_min, 0, 100),
+            np.zeros(2, np.uint64), 0.0)
     X = Mech(True, np.uint64(1), np.uint64(1), np.uint64(0), np.uint64(1))
     e8 = np.zeros(0, np.uint8)
     agents = Agents(group, age, np.zeros(0, np.bool_), np.ones((4, 1), np.float32), panel, e8)
     links = Links(hh_start, hh_of, rep, rf_start, rf)
-    st = State(score, strue, lists, lfalse, np.zeros((4, 1), np.int32), np.zeros((4, 1), np.int32),
+    st = State(score, strue, lists, lfalse, np.zeros(4, np.uint16), np.zeros((4, 1), np.int32),
+               np.zeros((4, 1), np.int32),
                np.zeros((4, 0), np.int32), np.zeros(0), np.zeros(4, np.int32), flags,
                np.zeros(4, np.int16), spill, np.zeros(4, np.uint8), due)
     out = Outputs(diff, np.zeros((1, 1, 5, 1, 3), np.int32), np.zeros((1, 1, 5, 3, 3), np.int32),

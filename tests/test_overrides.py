@@ -92,10 +92,11 @@ def test_set_path_by_index_and_name_in_place():
 
 # ---------------------------------------------------------------------------------- reaching the run
 def test_band_by_index_and_by_name_reach_the_compiled_regime(demo, demo_spec):
-    assert demo_spec.regime.band_min.tolist() == [1200, 1100, 1050, 960, 850, 600, 0]
+    # C's lower edge is the demo's calibrated (UNSOURCED) 824, applied by key path on loading
+    assert demo_spec.regime.band_min.tolist() == [1200, 1100, 1050, 960, 850, 824, 0]
     by_index = demo.with_overrides({"regime.bands[3].min": 900})
     by_name = demo.with_overrides({"regime.bands[C].min": 700})
-    assert Sim(by_index).engine_spec().regime.band_min.tolist() == [1200, 1100, 1050, 900, 850, 600, 0]
+    assert Sim(by_index).engine_spec().regime.band_min.tolist() == [1200, 1100, 1050, 900, 850, 824, 0]
     assert Sim(by_name).engine_spec().regime.band_min.tolist() == [1200, 1100, 1050, 960, 850, 700, 0]
     assert by_index.resolved()["regime"]["bands"][3]["min"] == 900
     assert by_name.resolved()["regime"]["bands"][5]["min"] == 700

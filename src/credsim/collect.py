@@ -31,6 +31,7 @@ from credsim.layout import (
     KIND_LINK,
     KIND_NAMES,
     KIND_TIMER,
+    LIST_FLOWS,
     M_FALSE_RESTRICTED,
     M_PERSONS,
     M_RESTRICTED,
@@ -45,6 +46,8 @@ from credsim.layout import (
     P_SANCTIONS,
     P_SCORE,
     P_SENSOR,
+    TICKET_FIX,
+    TICKET_KINDS,
     UNSCORED,
     Measures,
 )
@@ -69,6 +72,7 @@ class Reduction:
     acts_grade: np.ndarray
     score_hist: np.ndarray
     harm: np.ndarray
+    tickets: np.ndarray
     panel: list[np.ndarray] = field(default_factory=list)
     events: int = 0
     done: int = 0
@@ -84,6 +88,7 @@ class Reduction:
             acts_grade=np.zeros((provinces, days, G, grades, 3), np.int64),
             score_hist=np.zeros(scores, np.int64),
             harm=np.zeros((provinces, G, len(BAD_BUCKETS), len(HARM_COLS)), np.int64),
+            tickets=np.zeros((provinces, days, G, grades, len(TICKET_KINDS)), np.int64),
         )
 
     def add(self, r: CommunityResult) -> None:
@@ -95,6 +100,7 @@ class Reduction:
         self.acts_grade[p] += r.acts_grade
         self.score_hist += r.score_hist
         self.harm[p] += r.harm
+        self.tickets[p] += r.tickets
         if len(r.panel):
             self.panel.append(r.panel)
         self.events += r.events
@@ -139,6 +145,13 @@ def run_meta(scenario: Scenario, regime: Regime, catalogue: Catalogue, plan: Pop
         "sensors": [s.name for s in catalogue.sensors],
         "act_sensors": {a.name: list(a.sensors) for a in catalogue.acts},
         "band_min": {b.label: b.min for b in regime.bands},
+        "ticket_kinds": TICKET_KINDS,
+        "ticket_blocks": {k: [s.name for s in regime.sanctions if k in s.blocks_tickets]
+                          for k in TICKET_KINDS},
+        "ticket_rates_per_year": {k: getattr(scenario.tickets, k).rate_per_year
+                                  for k in TICKET_KINDS},
+        "ticket_dispersion": scenario.tickets.dispersion.shape,
+        "burn_in_days": scenario.burn_in_days,
         "groups": GROUPS,
         "provinces": plan.provinces if by_province else [NATIONAL],
         "regions": plan.regions if by_province else [NATIONAL],
@@ -154,8 +167,9 @@ def run_meta(scenario: Scenario, regime: Regime, catalogue: Catalogue, plan: Pop
 def collect(red: Reduction, meta: dict[str, Any]) -> Results:
     """The ``Results`` of a run from its summed aggregates and its ``run_meta``."""
     level = red.levels(meta["days"])
-    return Results(meta, daily_frame(level, red.acts_grade, meta), acts_frame(red.acts_day, meta),
-                   panel_frame(red.panel, meta), red.score_hist, harm_frame(red.harm, meta))
+    return Results(meta, daily_frame(level, red.acts_grade, meta, red.tickets),
+                   acts_frame(red.acts_day, meta), panel_frame(red.panel, meta), red.score_hist,
+                   harm_frame(red.harm, meta))
 
 
 # -------------------------------------------------------------------- frames
@@ -177,9 +191,17 @@ def _date(day: np.ndarray, meta: dict[str, Any]) -> dict[str, Any]:
     return {"date": dates(dt.date.fromisoformat(meta["start"]), day)}
 
 
-def daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict[str, Any]) -> pd.DataFrame:
-    """``Results.daily``: one row per (province, day, group, grade) with anyone in it or any act."""
-    idx = np.nonzero((level[..., M_PERSONS] > 0) | (acts_grade.sum(axis=-1) > 0))
+def daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict[str, Any],
+                tickets: np.ndarray | None = None) -> pd.DataFrame:
+    """``Results.daily``: one row per (province, day, group, grade) with anyone in it, any act
+    or any flow. Besides the stocks: per sanction its entries that day; per list its flows
+    (``layout.LIST_FLOWS``: added, removed by cause, ever listed since day 0, burn-in included);
+    per ticket kind the purchase attempts blocked (Poisson draws, person-times) and their
+    expectation given the persons it was blocked for."""
+    ms = Measures.of(len(meta["sanctions"]), len(meta["lists"]))
+    flows = level[..., ms.entered: ms.tickets]
+    idx = np.nonzero((level[..., M_PERSONS] > 0) | (acts_grade.sum(axis=-1) > 0)
+                     | (flows != 0).any(axis=-1))
     p, day, g, k = idx
     cols: dict[str, Any] = {
         **_where(p, day, g, meta),
@@ -190,7 +212,6 @@ def daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict[str, Any])
         "acts_recorded": acts_grade[p, day, g, k, A_RECORDED],
         "acts_false": acts_grade[p, day, g, k, A_FALSE],
     }
-    ms = Measures.of(len(meta["sanctions"]), len(meta["lists"]))
     cols["restricted"] = level[idx + (M_RESTRICTED,)]
     cols["falsely_restricted"] = level[idx + (M_FALSE_RESTRICTED,)]
     for prefix, first, names in (("sanction", ms.sanction, meta["sanctions"]),
@@ -200,6 +221,17 @@ def daily_frame(level: np.ndarray, acts_grade: np.ndarray, meta: dict[str, Any])
                                  ("false_list", ms.false_listed, meta["lists"])):
         for k, name in enumerate(names):
             cols[f"{prefix}_{name}"] = level[idx + (first + k,)]
+    for k, name in enumerate(meta["sanctions"]):
+        cols[f"entered_{name}"] = level[idx + (ms.entered + k,)]
+    L = ms.L
+    for f, flow in enumerate(LIST_FLOWS):
+        for k, name in enumerate(meta["lists"]):
+            cols[f"list_{flow}_{name}"] = level[idx + (ms.list_flow + f * L + k,)]
+    rates = np.array([meta["ticket_rates_per_year"][k] for k in TICKET_KINDS]) / 365.0
+    for k, kind in enumerate(TICKET_KINDS):
+        cols[f"tickets_expected_{kind}"] = level[idx + (ms.tickets + k,)] * (rates[k] / TICKET_FIX)
+        cols[f"tickets_blocked_{kind}"] = (tickets[idx + (k,)] if tickets is not None
+                                           else np.zeros(len(idx[0]), np.int64))
     return pd.DataFrame(cols)
 
 

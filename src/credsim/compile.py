@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from credsim.behaviour import Catalogue
-from credsim.layout import BIG, NO_SCORE
+from credsim.layout import BIG, NO_SCORE, TICKET_KINDS
 from credsim.mechanisms import compile_tables, tables_class
 from credsim.regime import Regime
 
@@ -48,6 +48,8 @@ class RegimeTables(NamedTuple):
     rec_cls_max: np.ndarray  # int32[R]
     rec_cls_min: np.ndarray  # int32[R]
     grade_lut: np.ndarray  # int16[score_max - score_min + 1]: grade of each score (no band search)
+    ticket_block: np.ndarray  # uint64[T]: the sanctions that block each of layout.TICKET_KINDS
+    ticket_shape: float  # shape of the persons' gamma ticket multipliers (0: all 1; credsim.tickets)
 
 
 class BehaviourTables(NamedTuple):
@@ -83,7 +85,7 @@ def grade_table(band_min: np.ndarray, score_min: int, score_max: int) -> np.ndar
     return lut
 
 
-def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
+def compile_regime(regime: Regime, act_names: list[str], ticket_shape: float = 0.0) -> RegimeTables:
     """A validated regime as the arrays the kernels read (for the catalogue's acts, in order)."""
     rec = sorted(regime.recovery, key=lambda r: r.after_days)
     band_min = np.array([b.min for b in regime.bands], np.int32)
@@ -119,7 +121,18 @@ def compile_regime(regime: Regime, act_names: list[str]) -> RegimeTables:
             np.int32,
         ),
         grade_lut=grade_table(band_min, regime.score.min, regime.score.max),
+        ticket_block=ticket_blocks(regime),
+        ticket_shape=float(ticket_shape),
     )
+
+
+def ticket_blocks(regime: Regime) -> np.ndarray:
+    """The sanction bits that block each ticket kind (``Sanction.blocks_tickets``)."""
+    tb = np.zeros(len(TICKET_KINDS), np.uint64)
+    for s, sn in enumerate(regime.sanctions):
+        for kind in sn.blocks_tickets:
+            tb[TICKET_KINDS.index(kind)] |= np.uint64(1) << np.uint64(s)
+    return tb
 
 
 def _act_tables(regime: Regime, act_names: list[str]) -> dict[str, np.ndarray]:

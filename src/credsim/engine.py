@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from credsim import tickets
 from credsim.compile import BehaviourTables, MechanismTables, RegimeTables
 from credsim.kernel import (
     MAX_TARGETS,
@@ -65,6 +66,7 @@ class EngineSpec:
     panel_rate: float
     panel_cap: int
     peer: tuple | None = None  # (contacts, ratings_per_day, memory, quality_mean, sd, noise_sd)
+    ticket_rates: np.ndarray | None = None  # attempts per person-day by layout.TICKET_KINDS
 
     @property
     def measures(self) -> Measures:
@@ -87,19 +89,22 @@ class CommunityResult:
     harm: np.ndarray  # int64[groups, 3 buckets, HARM_COLS]
     panel: np.ndarray  # int64[rows, PANEL_COLS] with global agent index in column 0
     events: int
+    tickets: np.ndarray  # int64[days, groups, grades+1, kinds] purchase attempts blocked
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {
             "meta": np.array([self.index, self.province, self.persons, self.firms, self.events]),
             "diff": self.diff, "acts_day": self.acts_day, "acts_grade": self.acts_grade,
             "score_hist": self.score_hist, "harm": self.harm, "panel": self.panel,
+            "tickets": self.tickets,
         }
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> CommunityResult:
         m = a["meta"]
         return cls(int(m[0]), int(m[1]), int(m[2]), int(m[3]), a["diff"], a["acts_day"],
-                   a["acts_grade"], a["score_hist"], a["harm"], a["panel"], int(m[4]))
+                   a["acts_grade"], a["score_hist"], a["harm"], a["panel"], int(m[4]),
+                   a["tickets"])
 
 
 class _Scratch(threading.local):
@@ -272,6 +277,7 @@ def _state(spec: EngineSpec, c: Community, plan: LinkPlan) -> State:
     return State(
         score=scratch("score", (n,), np.int32), strue=scratch("strue", (n,), np.int32),
         lists=scratch("lists", (n,), np.uint16), lfalse=scratch("lfalse", (n,), np.uint16),
+        lever=scratch("lever", (n,), np.uint16),
         lexp=scratch("lexp", (n, L), np.int32), lrem=scratch("lrem", (n, L), np.int32),
         rec=scratch("rec", (n, W), np.int32),
         next_t=scratch("next_t", (0 if single else n,), np.float64),
@@ -418,8 +424,9 @@ def _collect(spec: EngineSpec, c: Community, agents: Agents, st: State,
     slots = len(out.pn)
     hist = np.zeros(R.score_max - R.score_min + 1, np.int64)
     harm = np.zeros((len(GROUPS), len(BAD_BUCKETS), len(HARM_COLS)), np.int64)
-    events = tally(agents.group, agents.age, st.flags, st.nbad, st.score, st.nev, R.covers_person,
-                   R.covers_firm, R.score_min, hist, harm)
+    spill = st.spill if len(st.spill) else np.zeros(len(st.score), np.uint64)
+    events = tally(agents.group, agents.age, st.flags, st.nbad, st.score, st.nev, R, st.lists, spill,
+                   hist, harm)
     rows = [out.pbuf[k, : min(out.pn[k], out.pbuf.shape[1])] for k in range(slots)]
     prow = np.concatenate(rows) if rows else np.zeros((0, PANEL_COLS), np.int64)
     if len(prow):
@@ -427,13 +434,26 @@ def _collect(spec: EngineSpec, c: Community, agents: Agents, st: State,
         loc = prow[:, P_AGENT]
         prow[:, P_AGENT] = np.where(loc < c.persons, c.person_offset + loc,
                                     c.firm_offset + (loc - c.persons))
+    diff = out.diff.sum(axis=0)
     return CommunityResult(
         index=c.index, province=c.province, persons=c.persons, firms=c.firms,
-        diff=out.diff.sum(axis=0),
+        diff=diff, tickets=_tickets_blocked(spec, c, diff),
         acts_day=recorded_columns(out.acts_day.sum(axis=0, dtype=np.int64)),
         acts_grade=recorded_columns(out.acts_grade.sum(axis=0, dtype=np.int64)),
         score_hist=hist, harm=harm, panel=prow, events=int(events),
     )
+
+
+def _tickets_blocked(spec: EngineSpec, c: Community, diff: np.ndarray) -> np.ndarray:
+    """The community's ticket purchases blocked per (day, group, grade, kind): Poisson draws of
+    the day's attempts by the persons each kind is blocked for (``credsim.tickets``)."""
+    ms = spec.measures
+    T = ms.count - ms.tickets
+    shape = (spec.days,) + diff.shape[1:3] + (T,)
+    if spec.ticket_rates is None or not spec.regime.ticket_block.any():
+        return np.zeros(shape, np.int64)
+    level = np.cumsum(diff[..., ms.tickets:], axis=0)[: spec.days]
+    return tickets.blocked(level, spec.ticket_rates, spec.seed, c.index)[1]
 
 
 def _bound(spec: EngineSpec, c: Community, age: np.ndarray, links: Links,

@@ -22,7 +22,10 @@ site, and everything it inlines with it: a cold compile took four times longer.
 An agent's **standing** is ``(grade, sanctions in force, false sanctions, sanctions held only
 through a link)``: what its contribution to the daily cells depends on besides its score and
 lists. One helper (``_transition``) turns a change of standing into counts, and ``_mark`` into
-the agent's ever-flags; ``run_epoch``, ``couple`` and ``peer.peer_round`` all use them.
+the agent's ever-flags; ``run_epoch``, ``couple`` and ``peer.peer_round`` all use them. Each
+caller builds ``sm`` (restrictions, ticket blocks, ticket shape) itself: a helper compiled
+without reference counting must never return an array to a caller that counts them (``couple``
+would free the regime's array when its tuple goes).
 """
 
 from __future__ import annotations
@@ -51,11 +54,13 @@ from credsim.layout import (
     CAUSE_EXPIRY,
     CAUSE_RECOVERY,
     CAUSE_REMOVAL,
+    CAUSE_REVERSAL,
     F_FALSE_RESTRICTED,
     F_LEFT_LOWEST,
     F_LOWEST,
     F_RESTRICTED,
     F_SPILL,
+    F_TRAVEL,
     FEAT_ACTS,
     FEAT_ALL,
     FEAT_FALSE,
@@ -88,6 +93,7 @@ from credsim.layout import (
     REC_REV_LISTS,
     REC_REV_PTS,
     REC_STAGE,
+    TICKET_FIX,
 )
 from credsim.rules import (
     add_act,
@@ -126,11 +132,86 @@ def _standing(R, covered, score, strue, lists, lfalse, spill):
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
-def _emit(diff, cell, sd, score, lists, lfalse, sign, scored, ms, restrict):
-    """Add (sign +1) or remove (-1) one agent's contribution to a day's cell (thread, day,
-    group) at its grade: persons, score sum, under a restriction, under a false one, then per
-    sanction (in force, false, through a link only) and per list (listed, falsely listed)."""
-    tid, od, grp = cell
+def _ticket_mult(akey, shape):
+    """The agent's ticket-purchase multiplier (gamma, mean 1, shape ``shape``) in fixed point:
+    drawn from its own stream whenever needed, so it is the same at every draw."""
+    return np.int64(np.rint(rng.gamma_mean1(akey, rng.S_TICKET, shape) * TICKET_FIX))
+
+
+@njit(forceinline=True, _nrt=False, cache=True)
+def _tickets(diff, cell, g, sanc, held, sign, ms, sm):
+    """A person's attempt multiplier added (sign +1) to or removed from each ticket kind that
+    ``sanc`` blocks and ``held`` does not (firms buy no tickets)."""
+    tid, od, grp, akey, _ = cell
+    tb = sm[1]
+    if grp == FIRM_GROUP:
+        return
+    m = np.int64(-1)
+    for k in range(tb.shape[0]):
+        if (sanc & tb[k]) and not (held & tb[k]):
+            if m < 0:
+                m = _ticket_mult(akey, sm[2])
+            diff[tid, od, grp, g, ms.tickets + k] += sign * m
+
+
+@njit(forceinline=True, _nrt=False, cache=True)
+def _flow(diff, cell, g, k, sign):
+    """A flow of ``sign`` on the cell's day in measure ``k``: +sign that day, -sign the next."""
+    tid, od, grp, _, _ = cell
+    diff[tid, od, grp, g, k] += sign
+    diff[tid, od + 1, grp, g, k] -= sign
+
+
+@njit(forceinline=True, _nrt=False, cache=True)
+def _entries(diff, cell, g, was, now, sign, ms):
+    """Sanctions in ``now`` and not in ``was`` counted as entries (sign +1) on the cell's day."""
+    bits = now & ~was
+    k = ms.entered
+    while bits:
+        if bits & _ONE:
+            _flow(diff, cell, g, k, sign)
+        bits >>= _ONE
+        k += 1
+
+
+@njit(forceinline=True, _nrt=False, cache=True)
+def _list_flows(diff, cell, g, l0, l1, gone, lever, i, ms):
+    """One agent's list flows of a day at grade ``g``: lists left by cause (``gone``: performed,
+    expired, reversed on appeal, from the day's timers), lists joined (what ``l1`` holds that
+    ``l0`` less the lists left does not), and first listings ever (``lever`` updated). Flows
+    are counted on counted days only (the cell's flag); first listings on every day (burn-in
+    ones on output day 0)."""
+    flows = cell[4]
+    L = ms.false_listed - ms.listed
+    perf, expd, rev = gone
+    l0 = np.int64(l0)
+    l1 = np.int64(l1)
+    added = l1 & ~(l0 & ~(perf | expd | rev))
+    first = added & ~np.int64(lever[i])
+    lever[i] |= np.uint16(added)
+    masks = (added, perf, expd, rev, first)
+    for f in range(5):
+        if f < 4 and not flows:
+            continue
+        m = masks[f]
+        for l in range(L):
+            if (m >> l) & 1:
+                k = ms.list_flow + f * L + l
+                if f == 4:
+                    diff[cell[0], cell[1], cell[2], g, k] += 1
+                else:
+                    _flow(diff, cell, g, k, 1)
+
+
+@njit(forceinline=True, _nrt=False, cache=True)
+def _emit(diff, cell, sd, score, lists, lfalse, sign, scored, ms, sm):
+    """Add (sign +1) or remove (-1) one agent's contribution to a day's cell (thread, output
+    day, group, the agent's key, whether flows count that day) at its grade: persons, score sum,
+    under a restriction, under a false one, then per sanction (in force, false, through a link
+    only), per list (listed, falsely listed) and per ticket kind blocked (``_tickets``).
+    ``sm`` = (restrictions, the sanctions blocking each ticket kind, the multipliers' shape)."""
+    tid, od, grp, _, _ = cell
+    restrict = sm[0]
     g, sanc, fsanc, spill_only = sd
     diff[tid, od, grp, g, M_PERSONS] += sign
     if scored:
@@ -151,14 +232,17 @@ def _emit(diff, cell, sd, score, lists, lfalse, sign, scored, ms, restrict):
                 diff[tid, od, grp, g, k] += sign
             bits >>= _ONE
             k += 1
+    _tickets(diff, cell, g, sanc, _ZERO, sign, ms, sm)
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
-def _emit_link(diff, cell, sd, sign, ms, restrict):
+def _emit_link(diff, cell, sd, sign, ms, sm):
     """What links add to one agent's contribution: ``_emit`` of its standing less the same
-    without the sanctions held only through a link (in force, and through a link only)."""
-    tid, od, grp = cell
+    without the sanctions held only through a link (in force, through a link only, tickets)."""
+    tid, od, grp, _, _ = cell
+    restrict = sm[0]
     g, sanc, _, spill_only = sd
+    _tickets(diff, cell, g, sanc, sanc & ~spill_only, sign, ms, sm)
     if (sanc & restrict) and not (sanc & ~spill_only & restrict):
         diff[tid, od, grp, g, M_RESTRICTED] += sign
     bits = spill_only
@@ -172,32 +256,45 @@ def _emit_link(diff, cell, sd, sign, ms, restrict):
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
-def _transition(diff, cell, mode, old, new, scored, ms, restrict):
+def _transition(diff, cell, mode, old, new, scored, ms, sm):
     """One agent's change from ``old`` to ``new`` (each: standing, score, lists, false lists) in
-    the day's cell, counted as ``mode`` says (``COUNT_*``). Returns whether its standing or
-    lists changed (a change of score alone moves only the score sum)."""
+    the day's cell, counted as ``mode`` says (``COUNT_*``), with the sanctions it enters on a
+    counted day (links' part only: entries with them less entries without). Returns whether its
+    standing or lists changed (a change of score alone moves only the score sum)."""
     sd0, s0, l0, lf0 = old
     sd1, s1, l1, lf1 = new
     if (l1 != l0 or sd1[0] != sd0[0] or sd1[1] != sd0[1] or sd1[2] != sd0[2] or sd1[3] != sd0[3]
             or lf1 != lf0):
         if mode == COUNT_FULL:
-            _emit(diff, cell, sd0, s0, l0, lf0, -1, scored, ms, restrict)
-            _emit(diff, cell, sd1, s1, l1, lf1, 1, scored, ms, restrict)
+            _emit(diff, cell, sd0, s0, l0, lf0, -1, scored, ms, sm)
+            _emit(diff, cell, sd1, s1, l1, lf1, 1, scored, ms, sm)
+            if cell[4]:
+                _entries(diff, cell, sd1[0], sd0[1], sd1[1], 1, ms)
         elif mode == COUNT_LINKS and (sd0[3] or sd1[3]):
-            _emit_link(diff, cell, sd0, -1, ms, restrict)
-            _emit_link(diff, cell, sd1, 1, ms, restrict)
+            _emit_link(diff, cell, sd0, -1, ms, sm)
+            _emit_link(diff, cell, sd1, 1, ms, sm)
+            if cell[4]:
+                _entries(diff, cell, sd1[0], sd0[1], sd1[1], 1, ms)
+                _entries(diff, cell, sd1[0], sd0[1] & ~sd0[3], sd1[1] & ~sd1[3], -1, ms)
         return True
     if s1 != s0 and mode == COUNT_FULL and scored:
-        tid, od, grp = cell
+        tid, od, grp, _, _ = cell
         diff[tid, od, grp, sd1[0], M_SCORE_SUM] += s1 - s0
     return False
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
-def _mark(flags, i, K, sd, spill, restrict):
+def _mark(flags, i, K, sd, spill, sm, was, counted):
     """The agent's ever-flags after a change to standing ``sd`` (``spill``: what reaches it
-    through links)."""
+    through links) from sanctions ``was``; ``counted``: the change is after the first counted
+    day, so sanctions it ends were in force on a counted day (``F_TRAVEL``, see ``tally``)."""
+    restrict = sm[0]
     g, sanc, fsanc, _ = sd
+    if counted and was & ~sanc:
+        tb = sm[1]
+        for k in range(tb.shape[0]):
+            if was & tb[k]:
+                flags[i] |= F_TRAVEL
     if g == K - 1:
         flags[i] |= F_LOWEST
     elif flags[i] & F_LOWEST:
@@ -368,6 +465,7 @@ def _fresh(i, akey, covered, R, st, linked):
     st.strue[i] = s0
     st.lists[i] = 0
     st.lfalse[i] = 0
+    st.lever[i] = 0
     for l in range(st.lexp.shape[1]):
         st.lexp[i, l] = BIG
         st.lrem[i, l] = BIG
@@ -497,7 +595,7 @@ def _start(me, first, tables, agents, st, log, out, wbuf):
     s_i, l_i, watched, burn, logging = first
     R, B, X, ms = tables
     K = R.band_min.shape[0]
-    restrict = np.uint64(X.restrict_mask)
+    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
     inv_lam = 0.0
     cur = _standing(R, covered, s_i, s_i, l_i, np.uint16(0), _ZERO)
     if logging:
@@ -510,9 +608,11 @@ def _start(me, first, tables, agents, st, log, out, wbuf):
         inv_lam = 1.0 / lam
         t = rng.standard_exponential(akey, rng.S_WAIT, 0) * inv_lam
     if mode == COUNT_FULL:
-        _emit(out.diff, (tid, 0, grp), cur, s_i, l_i, np.uint16(0), 1, covered, ms,
-              restrict)
-    _mark(st.flags, i, K, cur, _ZERO, restrict)
+        cell = (tid, 0, grp, akey, burn == 0)
+        _emit(out.diff, cell, cur, s_i, l_i, np.uint16(0), 1, covered, ms, sm)
+        if burn == 0:  # day 0 counted: what the agent starts with it enters
+            _entries(out.diff, cell, cur[0], _ZERO, cur[1], 1, ms)
+    _mark(st.flags, i, K, cur, _ZERO, sm, _ZERO, False)
     if pid >= 0:
         p_first = out.pn[slot]
         _panel_row(out, slot, pid, 0 - burn, KIND_START, 0, 0, 0)
@@ -529,14 +629,14 @@ def _link_change(me, change, cur, tables, st, out, strue):
     i, akey, grp, subj, acting, covered, urban, female, is_elder, mode, pid, tid, slot = me
     day, burn, new, before, have = change
     R, B, X, ms = tables
-    restrict = np.uint64(X.restrict_mask)
+    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
     if not have:
         cur = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], before)
     nxt = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], new)
     now = (st.score[i], st.lists[i], st.lfalse[i])
-    _transition(out.diff, (tid, max(day - burn, 0), grp), mode, (cur,) + now, (nxt,) + now,
-                covered, ms, restrict)
-    _mark(st.flags, i, R.band_min.shape[0], nxt, new, restrict)
+    _transition(out.diff, (tid, max(day - burn, 0), grp, akey, day >= burn), mode, (cur,) + now,
+                (nxt,) + now, covered, ms, sm)
+    _mark(st.flags, i, R.band_min.shape[0], nxt, new, sm, cur[1], day > burn)
     if pid >= 0:
         _panel_link(out, slot, pid, day - burn, new, st.score[i], st.lists[i], nxt)
     return nxt
@@ -545,15 +645,28 @@ def _link_change(me, change, cur, tables, st, out, strue):
 @njit(forceinline=True, _nrt=False, cache=True)
 def _fire_due(me, day, burn, R, st, out, causes, strue):
     """Fire the agent's timers due on ``day`` (reversals, listing ends, removals, recoveries):
-    the true state after them, and a panel row for each."""
+    the true state after them, and a panel row for each. Returns the lists left (bit masks):
+    (performed, expired, reversed on appeal)."""
     i, akey, grp, subj, acting, covered, urban, female, is_elder, mode, pid, tid, slot = me
+    l0 = np.int64(st.lists[i])
     nc = fire_timers(i, day, R, st, causes)
+    perf = np.int64(0)
+    expd = np.int64(0)
+    rev = np.int64(0)
     for c in range(nc):
-        _true_after_timer(i, causes[c, 0], causes[c, 1], R, st, strue)
+        cause, k = causes[c, 0], causes[c, 1]
+        _true_after_timer(i, cause, k, R, st, strue)
+        if cause == CAUSE_REMOVAL:
+            perf |= np.int64(1) << k
+        elif cause == CAUSE_EXPIRY:
+            expd |= np.int64(1) << k
+        elif cause == CAUSE_REVERSAL:
+            rev |= k & l0
         if pid >= 0:
             _panel_row(out, slot, pid, day - burn, KIND_TIMER,
-                       causes[c, 0] * CAUSE_CODE + causes[c, 1], 0, 0)
+                       cause * CAUSE_CODE + k, 0, 0)
     st.lfalse[i] &= st.lists[i]
+    return perf, expd, rev
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
@@ -572,7 +685,7 @@ def _visit_agent(fx, i, ii, where, md, span, tables, agents, visit, io, scr):
     d0, d1, burn = span.d0, span.d1, span.burn
     K = R.band_min.shape[0]
     reach = np.uint64(X.reach_children | X.reach_rep | X.reach_firms)
-    restrict = np.uint64(X.restrict_mask)
+    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
     strue = st.strue if f_false else st.score  # without false records the two never differ
     # who the agent is
     is_firm = i >= span.n_persons
@@ -619,7 +732,7 @@ def _visit_agent(fx, i, ii, where, md, span, tables, agents, visit, io, scr):
         if day >= end:
             break
         od = max(day - burn, 0)
-        cell = (tid, od, grp)
+        cell = (tid, od, grp, akey, day >= burn)
         if has_sched and day == d_sp:
             # sanctions through a link change at a boundary, before the day's events (as
             # ``couple`` at the end of an epoch): nothing else changes
@@ -634,8 +747,9 @@ def _visit_agent(fx, i, ii, where, md, span, tables, agents, visit, io, scr):
         old = (np.int64(st.score[i]), strue[i], st.lists[i], st.lfalse[i])
         p_first = out.pn[slot]
         changed = False
+        gone = (np.int64(0), np.int64(0), np.int64(0))
         if f_timers and covered and td == day:
-            _fire_due(me, day, burn, R, st, out, causes, strue)
+            gone = _fire_due(me, day, burn, R, st, out, causes, strue)
             changed = True
         if ad == day:
             if lam < 0.0:
@@ -666,14 +780,16 @@ def _visit_agent(fx, i, ii, where, md, span, tables, agents, visit, io, scr):
             nxt = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], sp_i)
             moved = _transition(out.diff, cell, mode, (cur, old[0], old[2], old[3]),
                                 (nxt, np.int64(st.score[i]), st.lists[i], st.lfalse[i]),
-                                covered, ms, restrict)
+                                covered, ms, sm)
+            if mode == COUNT_FULL and (old[2] != st.lists[i] or gone[0] or gone[1] or gone[2]):
+                _list_flows(out.diff, cell, nxt[0], old[2], st.lists[i], gone, st.lever, i, ms)
             # the agent's own reaching sanctions (a link's may hide a change)
             own_new = nxt[1] & ~nxt[3] & reach
             if moved and own_new != (cur[1] & ~cur[3] & reach):
                 _reach_changed(i, tid, day, own_new, st, log, linked, logging)
             have = True
+            _mark(st.flags, i, K, nxt, sp_i, sm, cur[1], day > burn)
             cur = nxt
-            _mark(st.flags, i, K, cur, sp_i, restrict)
             w_new = f_acts and (X.surv_grades[cur[0]] or (st.lists[i] & X.surv_lists) != 0)
             if w_new != watched:
                 # a watched agent's detection changes: redraw (Poisson: memoryless)
@@ -862,7 +978,7 @@ def couple(span, todo, rstate, R, X, ms, agents, links, st, out, legal_reps):
     households = X.households
     K = R.band_min.shape[0]
     cell_day = max(day - span.burn, 0)
-    restrict = np.uint64(X.restrict_mask)
+    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
     cand = np.empty(MAX_TARGETS, np.int64)
     for q in range(todo.shape[0]):
         i = todo[q]
@@ -887,9 +1003,10 @@ def couple(span, todo, rstate, R, X, ms, agents, links, st, out, legal_reps):
             sd1 = _standing(R, covered, now[0], st.strue[m], now[1], now[2], new)
             st.spill[m] = new
             st.due[m] = day
-            _transition(out.diff, (0, cell_day, agents.group[m]), COUNT_FULL, (sd0,) + now,
-                        (sd1,) + now, covered, ms, restrict)
-            _mark(st.flags, m, K, sd1, new, restrict)
+            gid = (span.firm_offset + m - n_persons) if m >= n_persons else (span.person_offset + m)
+            cell = (0, cell_day, agents.group[m], rng.agent_key(span.seed, gid), day >= span.burn)
+            _transition(out.diff, cell, COUNT_FULL, (sd0,) + now, (sd1,) + now, covered, ms, sm)
+            _mark(st.flags, m, K, sd1, new, sm, sd0[1], day > span.burn)
             if agents.panel.shape[0] > 0 and agents.panel[m] >= 0:
                 _panel_link(out, 0, agents.panel[m], day - span.burn, new, now[0], now[1], sd1)
 

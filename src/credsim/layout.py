@@ -22,6 +22,7 @@ NO_LIST = -1
 
 # ---------------------------------------------------------------- per-agent flags (ever ...)
 F_LOWEST, F_LEFT_LOWEST, F_RESTRICTED, F_FALSE_RESTRICTED, F_SPILL = 1, 2, 4, 8, 16
+F_TRAVEL = 32  # under a ticket-blocking sanction on a counted day (set as it ends; see tally)
 
 # ---------------------------------------------------------------- mechanisms compiled in
 # ``run_epoch`` is compiled for a set of these (a compile-time constant): a kernel without a
@@ -69,9 +70,20 @@ ACT_COUNTERS = 3
 
 # ---------------------------------------------------------------- harm table
 HARM_COLS = ["agents", "ever_restricted", "ever_falsely_restricted", "reached_lowest",
-             "left_lowest", "ever_sanctioned_through_link"]
+             "left_lowest", "ever_sanctioned_through_link", "travel_restricted_in_run"]
 BAD_BUCKETS = ["0", "1", "2+"]  # true acts the regime deducts points for, per agent
 
+
+# ---------------------------------------------------------------- ticket purchases
+# the kinds of ticket a travel sanction can block (``Sanction.blocks_tickets``); persons under a
+# blocking sanction try to buy them at rates per person-year (``credsim.tickets``)
+TICKET_KINDS = ["flight", "train"]
+TICKET_FIX = 2**20  # fixed point of the per-agent attempt multipliers carried in the daily cells
+
+# ---------------------------------------------------------------- list flows
+# the flows of each list per day, after its stock: new listings, removals by cause (performance
+# or regularisation, expiry, appeal or error reversal: ``rules.fire_timers``), ever listed
+LIST_FLOWS = ["added", "removed_performed", "removed_expired", "removed_appeal", "ever"]
 
 # ---------------------------------------------------------------- measures of the daily cells
 M_PERSONS, M_SCORE_SUM, M_RESTRICTED, M_FALSE_RESTRICTED = 0, 1, 2, 3
@@ -80,22 +92,33 @@ M_FIXED = 4  # measures before the per-sanction and per-list ones
 
 def measure_offsets(S, L):
     """(first measure of: sanctions in force, false sanctions, sanctions through a link only,
-    lists, false listings; number of measures) for ``S`` sanctions and ``L`` lists. Plain
-    arithmetic, so the kernels compile it too (``kernel._offsets``)."""
+    lists, false listings, sanction entries, list flows (``LIST_FLOWS``, L each), ticket
+    multiplier sums (``TICKET_KINDS``); number of measures) for ``S`` sanctions and ``L`` lists.
+
+    Entries and list flows other than ``ever`` are flows: a difference array gets +1 on the day
+    and -1 the day after, so the prefix sum is the day's count. ``ever`` is a level (+1 on the
+    first listing, never taken back)."""
+    T = len(TICKET_KINDS)
+    base = M_FIXED + 3 * S + 2 * L
     return (M_FIXED, M_FIXED + S, M_FIXED + 2 * S, M_FIXED + 3 * S, M_FIXED + 3 * S + L,
-            M_FIXED + 3 * S + 2 * L)
+            base, base + S, base + S + len(LIST_FLOWS) * L, base + S + len(LIST_FLOWS) * L + T)
 
 
 class Measures(NamedTuple):
     """Where each measure of a daily cell sits for a regime of ``S`` sanctions and ``L`` lists:
     persons, score sum, restricted, falsely restricted, then per sanction (in force, false,
-    through a link only) and per list (listed, falsely listed)."""
+    through a link only), per list (listed, falsely listed), per sanction its entries, per list
+    its flows (``LIST_FLOWS``: ``list_flow + f * L + l``) and per ticket kind the sum of the
+    attempt multipliers of the persons it is blocked for (fixed point, ``TICKET_FIX``)."""
 
     sanction: int
     false_sanction: int
     link_sanction: int
     listed: int
     false_listed: int
+    entered: int
+    list_flow: int
+    tickets: int
     count: int
 
     @classmethod

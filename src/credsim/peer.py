@@ -65,7 +65,7 @@ def _rate_blocks(tid, work, span, rating, R, X, ms, agents, st, out):
     raters = raters_all[tid]
     stars = stars_all[tid]
     day, n_persons = span.d0, span.n_persons
-    restrict = np.uint64(X.restrict_mask)
+    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
     K = R.band_min.shape[0]
     od = max(day - span.burn, 0)
     block = (n_persons + span.n_blocks - 1) // span.n_blocks
@@ -96,7 +96,6 @@ def _rate_blocks(tid, work, span, rating, R, X, ms, agents, st, out):
             st.strue[i] = new
             st.due[i] = day
             sd1 = _standing(R, True, new, new, rest[0], rest[1], st.spill[i])
-            _transition(out.diff, (tid, od, agents.group[i]), COUNT_FULL,
-                        (sd0, np.int64(old[i])) + rest, (sd1, np.int64(new)) + rest, True, ms,
-                        restrict)
-            _mark(st.flags, i, K, sd1, st.spill[i], restrict)
+            _transition(out.diff, (tid, od, agents.group[i], akey, day >= span.burn), COUNT_FULL,
+                        (sd0, np.int64(old[i])) + rest, (sd1, np.int64(new)) + rest, True, ms, sm)
+            _mark(st.flags, i, K, sd1, st.spill[i], sm, sd0[1], day > span.burn)

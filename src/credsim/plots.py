@@ -271,6 +271,65 @@ def _lists(res: RunView, ax: Axes | None) -> Figure:
     return fig
 
 
+def _flows(res: RunView, ax: Axes | None) -> Figure:
+    """Each list's flows over the run, per 30 days: new listings and removals by cause, persons
+    (solid) and organisations (dashed) apart."""
+    fig, ax = _axes(ax, (9, 5))
+    _title(ax, res, "List flows per 30 days (persons solid, organisations dashed)")
+    names = res.meta["lists"]
+    if not names:
+        _note(ax, "this regime has no lists")
+        return fig
+    bd = res.by_day
+    period = bd["day"] // 30
+    labels = res.meta.get("list_labels", {})
+    causes = (("added", "added"), ("removed_performed", "removed: performed"),
+              ("removed_expired", "removed: expired"), ("removed_appeal", "removed: appeal"))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    k = 0
+    for name in names:
+        for flow, text in causes:
+            cols = [f"list_{flow}_{name}_persons", f"list_{flow}_{name}_orgs"]
+            per = bd.groupby(period)[cols].sum()
+            if not per.to_numpy().any():
+                continue
+            c = colours[k % len(colours)]
+            k += 1
+            x = per.index * 30 + 15
+            ax.plot(x, per[cols[0]], lw=1.8, color=c,
+                    label=f"{labels.get(name, name)}: {text}" if len(names) > 1 else text)
+            ax.plot(x, per[cols[1]], lw=1.4, ls="--", color=c)
+    _below_legend(ax, "flow")
+    ax.set_xlabel("day of simulation")
+    ax.set_ylabel(f"simulated {_agents_word(res)} per 30 days")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(_THOUSANDS)
+    _nation_axis(ax, res)
+    return fig
+
+
+def _tickets(res: RunView, ax: Axes | None) -> Figure:
+    """Ticket purchases blocked (person-times), cumulative over the run, per kind, with their
+    expectation given the persons the kind was blocked for."""
+    fig, ax = _axes(ax, (9, 5))
+    _title(ax, res, "Ticket purchases blocked, cumulative (person-times)")
+    bd = res.by_day
+    for kind in res.meta.get("ticket_kinds", []):
+        if not res.meta.get("ticket_blocks", {}).get(kind):
+            continue
+        line, = ax.plot(bd["day"], bd[f"tickets_blocked_{kind}"].cumsum(), lw=1.8,
+                        label=f"{kind} purchases blocked")
+        ax.plot(bd["day"], bd[f"tickets_expected_{kind}"].cumsum(), lw=1.0, ls=":",
+                color=line.get_color(), label=f"{kind}: expected")
+    _below_legend(ax, "ticket kind")
+    ax.set_xlabel("day of simulation")
+    ax.set_ylabel("simulated purchase attempts blocked")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(_THOUSANDS)
+    _nation_axis(ax, res)
+    return fig
+
+
 def _act_totals(res: RunView):
     """Whole-run totals per act (true, recorded, and false records if the run has them), largest first."""
     cols = [c for c in ("true", "recorded", "false") if c in res.acts.columns]
@@ -416,6 +475,8 @@ KINDS: dict[str, Callable[[RunView, Axes | None], Figure]] = {
     "grades": _grades,
     "sanctions": _sanctions,
     "lists": _lists,
+    "flows": _flows,
+    "tickets": _tickets,
     "acts": _acts,
     "scores": _scores,
     "regions": _regions,
@@ -425,11 +486,17 @@ KINDS: dict[str, Callable[[RunView, Axes | None], Figure]] = {
 
 def applicable(res: RunView, kind: str) -> bool:
     """Whether ``kind`` has anything to show for this run (the report leaves the others out
-    rather than show an empty frame: lists when the regime has none, restrictions by region
-    or group when it has no restrictions)."""
+    rather than show an empty frame: lists when the regime has none, flows and tickets when
+    the run has none, restrictions by region or group when it has no restrictions)."""
     m = res.meta
     if kind == "lists":
         return bool(m.get("lists"))
+    if kind in ("flows", "tickets"):  # only when the run has a flow or a blocked purchase
+        has = bool(m.get("lists")) if kind == "flows" else any(m.get("ticket_blocks", {}).values())
+        bd = res.by_day
+        prefixes = ("list_added_", "list_removed_") if kind == "flows" else ("tickets_",)
+        cols = [c for c in bd.columns if c.startswith(prefixes)]
+        return has and bool(cols) and bool(bd[cols].to_numpy().any())
     if kind == "sanctions":
         return bool(m.get("sanctions"))
     if kind in ("regions", "groups"):
@@ -438,8 +505,9 @@ def applicable(res: RunView, kind: str) -> bool:
 
 
 def plot(res: RunView, kind: str, ax: Axes | None = None) -> Figure:
-    """Draw one kind of plot of ``res``: ``grades``, ``sanctions``, ``lists``, ``acts``, ``scores``,
-    ``regions`` or ``groups``. Returns the figure (new, unless ``ax`` is given)."""
+    """Draw one kind of plot of ``res``: ``grades``, ``sanctions``, ``lists``, ``flows``,
+    ``tickets``, ``acts``, ``scores``, ``regions`` or ``groups``. Returns the figure (new,
+    unless ``ax`` is given)."""
     try:
         fn = KINDS[kind]
     except KeyError:

@@ -94,6 +94,9 @@ class Sanction(Sourced):
     lists: list[str] = Field(default_factory=list)
     reaches: list[Literal["self", "household_children", "legal_representative",
                           "represented_firms"]] = Field(default_factory=lambda: ["self"])
+    # the tickets a person under this sanction cannot buy (layout.TICKET_KINDS): each attempt
+    # is blocked and counted (credsim.tickets); only restrictions block
+    blocks_tickets: list[Literal["flight", "train"]] = Field(default_factory=list)
 
 
 class Recovery(Sourced):
@@ -265,6 +268,11 @@ def _sanction_problems(r: Regime) -> list[str]:
         for j, li in enumerate(sn.lists):
             if li not in lists:
                 p.append(f"sanctions[{k}].lists[{j}]: {li!r} is not a list (lists: {lists})")
+        if sn.blocks_tickets and sn.kind != "restriction":
+            p.append(f"sanctions[{k}].blocks_tickets: only a restriction blocks tickets, "
+                     f"{sn.name!r} is a {sn.kind}")
+        if len(set(sn.blocks_tickets)) < len(sn.blocks_tickets):
+            p.append(f"sanctions[{k}].blocks_tickets: {sn.blocks_tickets} names a kind twice")
     return p
 
 

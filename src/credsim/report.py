@@ -209,6 +209,40 @@ def _lists_table(res: RunView) -> str:
             + _table(("list", "simulated", "nation-equivalent"), rows, numeric=(1, 2)))
 
 
+def _observed_table(res: RunView) -> str:
+    """The run in the units the sources count (``summary['observed']``), persons and
+    organisations apart, simulated and nation-equivalent."""
+    obs = res.summary.get("observed")
+    if not obs:
+        return ""
+    scale = res.meta["scale"]
+    nat = (lambda v: _approx(v / scale)) if scale > 0 else (lambda v: "")
+    rows = []
+    labels = res.meta.get("list_labels", {})
+    for x, flows in obs["lists"].items():
+        for flow, v in flows.items():
+            if flow == "under_pressure":
+                continue
+            what = {"stock_final_day": "on the list, last day",
+                    "ever_listed": "ever listed since day 0"}.get(flow, flow.replace("_", " "))
+            rows.append((f"{labels.get(x, x)}: {what}", _int(v["persons"]), _int(v["organisations"]),
+                         nat(v["persons"] + v["organisations"])))
+    for kind, t in obs["tickets_blocked"].items():
+        if t["blocked_by"]:
+            rows.append((f"{kind} purchases blocked (person-times; expected {_num(t['expected'])})",
+                         _int(t["blocked"]), "0", nat(t["blocked"])))
+    if any(t["blocked_by"] for t in obs["tickets_blocked"].values()):
+        rows.append(("persons under a ticket-blocking sanction on some day",
+                     _int(obs["travel_restricted_persons"]), "-", nat(obs["travel_restricted_persons"])))
+    if not rows:
+        return ""
+    return ("<h3>In the units of the published figures</h3>\n"
+            + _p("Flows and purchases over the simulated days after the burn-in; ever listed "
+                 "since the run's day 0, burn-in included. Firms buy no tickets.")
+            + _table(("figure", "persons", "organisations", "nation-equivalent"), rows,
+                     numeric=(1, 2, 3)))
+
+
 def _acts_table(res: RunView) -> str:
     tot = plots._act_totals(res)
     labels = res.meta.get("act_labels", {})
@@ -242,7 +276,7 @@ def _score_table(res: RunView) -> str:
 
 def _headline(res: RunView) -> str:
     parts = [_population_table(res), _grades_table(res), _sanctions_table(res), _lists_table(res),
-             _acts_table(res), _score_table(res)]
+             _observed_table(res), _acts_table(res), _score_table(res)]
     note = ("Grade, sanction and list counts are of simulated agents on the last simulated day"
             + (", firms included where the regime scores firms" if res.meta.get("firms") else "")
             + ". Agent-days add up, over every day of the run, the agents under a sanction that day.")

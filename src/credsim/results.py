@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from credsim.layout import UNSCORED
+from credsim.layout import FIRM_GROUP, GROUPS, UNSCORED
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -51,12 +51,18 @@ class Results:
     def by_day(self) -> pd.DataFrame:
         """National daily totals: persons per grade, under each sanction, on each list."""
         d = self.daily
-        value_cols = [c for c in d.columns if c.startswith(("sanction_", "list_", "false_", "link_"))]
+        value_cols = [c for c in d.columns if c.startswith(("sanction_", "list_", "false_", "link_",
+                                                            "entered_", "tickets_"))]
         value_cols += ["restricted", "falsely_restricted"]
         wide = d.groupby(["day", "grade"], observed=True)["persons"].sum().unstack("grade", fill_value=0)
         wide.columns = [f"grade_{g}" for g in wide.columns]
         tot = d.groupby("day")[["persons", "score_sum", "acts_true", "acts_recorded", "acts_false",
                                 *value_cols]].sum()
+        # persons and organisations apart: lists (stocks and flows), sanctions, entries
+        split = [c for c in value_cols if c.startswith(("sanction_", "list_", "entered_"))]
+        firm = (d.group == GROUPS[FIRM_GROUP]).to_numpy()
+        orgs = d[firm].groupby("day")[split].sum().reindex(tot.index, fill_value=0)
+        tot = tot.join(orgs.add_suffix("_orgs")).join((tot[split] - orgs).add_suffix("_persons"))
         scored = d[d.grade != UNSCORED].groupby("day")["persons"].sum()
         tot["scored"] = scored.reindex(tot.index, fill_value=0)
         tot["mean_score"] = tot["score_sum"] / tot["scored"].where(tot["scored"] > 0)
@@ -70,8 +76,9 @@ class Results:
         return out
 
     def plot(self, kind: str = "grades", ax: Axes | None = None) -> Figure:
-        """A matplotlib figure: ``grades``, ``sanctions``, ``lists``, ``acts``, ``scores``,
-        ``regions``, ``groups``."""
+        """A matplotlib figure: ``grades``, ``sanctions``, ``lists``, ``flows`` (list flows by
+        cause, persons and organisations), ``tickets`` (purchases blocked), ``acts``,
+        ``scores``, ``regions``, ``groups``."""
         from credsim import plots
 
         return plots.plot(self, kind, ax=ax)

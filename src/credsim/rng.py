@@ -35,6 +35,7 @@ S_ACCEPT = 259  # thinning acceptance (high half), whether a sensor records it (
 S_EPOCH = 260  # redraw of the next event when watching changes (counter: the day)
 S_EXTEND = 512  # + list index: listing extension
 S_REMOVE = 640  # + list index: time to performance / regularisation
+S_TICKET = 768  # the agent's ticket-purchase multiplier (gamma, mean 1)
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
@@ -255,3 +256,29 @@ def uniforms(seed, agents, stream, counter):
     for i in range(agents.shape[0]):
         out[i] = uniform(agent_key(seed, agents[i]), stream, counter)
     return out
+
+
+@njit(forceinline=True, _nrt=False, cache=True)
+def gamma_mean1(akey, stream, shape):
+    """A gamma draw of shape ``shape`` and mean 1 (variance 1 / shape) for one agent: Marsaglia
+    and Tsang's squeeze on counter-based normals and uniforms (counter k at attempt k); for
+    shape < 1, a draw of shape + 1 times U ** (1 / shape). ``shape`` <= 0: 1 (no dispersion)."""
+    if shape <= 0.0:
+        return 1.0
+    k = shape if shape >= 1.0 else shape + 1.0
+    d = k - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    g = d
+    for j in range(1000):
+        x = normal(akey, stream, 2 * j)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = uniform(akey, stream, 2 * j + 1)
+        if u < 1.0 - 0.0331 * x * x * x * x or np.log(u) < 0.5 * x * x + d * (1.0 - v + np.log(v)):
+            g = d * v
+            break
+    if shape < 1.0:
+        g *= uniform(akey, stream + 1, 0) ** (1.0 / shape)
+    return g / shape

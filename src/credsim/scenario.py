@@ -21,6 +21,7 @@ from credsim.marginals import Marginals, load_marginals
 from credsim.mechanisms import MechanismSections
 from credsim.provenance import Calibrated
 from credsim.regime import Regime, load_regime, regime_path, regime_problems
+from credsim.tickets import TicketsSpec
 
 Date = Annotated[dt.date, AfterValidator(check_date)]
 
@@ -127,6 +128,8 @@ class ScenarioTables(Strict):
     detection: DetectionSpec = Field(default_factory=DetectionSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     schedule: list[Schedule] = Field(default_factory=list, max_length=L.ACTS)
+    # ticket purchase attempts of persons under blocking sanctions (credsim.tickets)
+    tickets: TicketsSpec = Field(default_factory=TicketsSpec)
     # values fitted by ``credsim calibrate`` (key path -> value and its labels), applied on loading
     calibrated: dict[str, Calibrated] = Field(default_factory=dict)
 

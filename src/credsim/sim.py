@@ -77,7 +77,8 @@ class Sim:
     def engine_spec(self) -> EngineSpec:
         sc = self.scenario
         n_agents = self.plan.persons + self.plan.firms
-        rt = compile_regime(self.regime, self.catalogue.act_names)
+        rt = compile_regime(self.regime, self.catalogue.act_names,
+                            ticket_shape=sc.tickets.dispersion.shape)
         mt = compile_mechanisms(sc, self.regime, self.catalogue, rt)
         keep = None
         if sc.behaviour.unscored_acts == "skip":
@@ -101,6 +102,7 @@ class Sim:
             n_grades=len(self.regime.bands),
             panel_rate=min(1.0, sc.output.panel_agents / max(1, n_agents)),
             panel_cap=PANEL_CAP,
+            ticket_rates=sc.tickets.rates_per_day(),
         )
 
     def fingerprint(self) -> str:

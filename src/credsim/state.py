@@ -57,6 +57,7 @@ class State(NamedTuple):
     strue: np.ndarray  # int32[n] the score true records alone would give
     lists: np.ndarray  # uint16[n] bit mask
     lfalse: np.ndarray  # uint16[n] listings that rest on false records
+    lever: np.ndarray  # uint16[n] lists the agent was ever on (since day 0)
     lexp: np.ndarray  # int32[n, L]
     lrem: np.ndarray  # int32[n, L]
     rec: np.ndarray  # int32[n, W] layout.REC_*

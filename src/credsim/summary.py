@@ -54,7 +54,52 @@ def summarise(res: RunView) -> dict[str, Any]:
             **_score_end(res.score_hist, m["score_min"]),
         },
         "harms": harms.summarise(res),
+        "observed": observed(res),
         "performance": m.get("performance", {}),
+    }
+
+
+def observed(res: RunView) -> dict[str, Any]:
+    """The run in the units the published figures use, persons and organisations apart: per
+    list its flows over the counted days (added, removed by cause, ``under_pressure``: removals
+    by performance while listed), the stock on the last day and the agents ever listed since
+    day 0 (burn-in included); per sanction its entries; per ticket kind the purchase attempts
+    blocked (person-times) and their expectation; persons under a ticket-blocking sanction on
+    some counted day (``travel_restricted_persons``)."""
+    m = res.meta
+    bd = res.by_day
+    last = bd.iloc[-1]
+
+    def apart(col: str, total: bool) -> dict[str, int]:
+        pick = (lambda c: int(bd[c].sum())) if total else (lambda c: int(last[c]))
+        return {"persons": pick(f"{col}_persons"), "organisations": pick(f"{col}_orgs")}
+
+    lists = {}
+    for x in m["lists"]:
+        lists[x] = {
+            "added": apart(f"list_added_{x}", True),
+            "removed_performed": apart(f"list_removed_performed_{x}", True),
+            "removed_expired": apart(f"list_removed_expired_{x}", True),
+            "removed_appeal": apart(f"list_removed_appeal_{x}", True),
+            "stock_final_day": apart(f"list_{x}", False),
+            "ever_listed": apart(f"list_ever_{x}", False),
+        }
+        lists[x]["under_pressure"] = lists[x]["removed_performed"]
+    tickets = {k: {"blocked": int(bd[f"tickets_blocked_{k}"].sum()),
+                   "expected": float(bd[f"tickets_expected_{k}"].sum()),
+                   "blocked_by": m["ticket_blocks"][k],
+                   "rate_per_year": m["ticket_rates_per_year"][k]}
+               for k in m["ticket_kinds"]}
+    harm = res.harm
+    persons = harm[harm.group != "firm"]
+    return {
+        "note": ("flows and ticket blocks over the run's counted days (after the burn-in); "
+                 "ever_listed since the run's day 0, burn-in included"),
+        "lists": lists,
+        "sanction_entries": {s: apart(f"entered_{s}", True) for s in m["sanctions"]},
+        "tickets_blocked": tickets,
+        "ticket_dispersion": m["ticket_dispersion"],
+        "travel_restricted_persons": int(persons["travel_restricted_in_run"].sum()),
     }
 
 

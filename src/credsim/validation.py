@@ -47,6 +47,14 @@ def _marginals(path: Path, data: dict[str, Any], catalogue: str) -> str:
     return f"{len(m.province_table)} provinces"
 
 
+def _tickets(path: Path, data: dict[str, Any], catalogue: str) -> str:
+    from credsim.tickets import TicketsFile
+
+    t = validate(TicketsFile, data, str(path))
+    return (f"flight {t.flight.rate_per_year:g}, train {t.train.rate_per_year:g} attempts per "
+            f"person-year, dispersion {t.dispersion.shape:g}")
+
+
 class Kind(NamedTuple):
     keys: frozenset[str]  # a file with any of these top-level keys is of this kind
     check: Callable[[Path, dict[str, Any], str], str]  # raises ConfigError; returns a note
@@ -57,6 +65,7 @@ KINDS: dict[str, Kind] = {  # in the order kinds are told apart
     "regime": Kind(frozenset({"score", "bands"}), _regime),
     "catalogue": Kind(frozenset({"acts"}), _catalogue),
     "marginals": Kind(frozenset({"provinces", "total"}), _marginals),
+    "tickets": Kind(frozenset({"dispersion"}), _tickets),
 }
 
 

@@ -21,8 +21,10 @@ FILE_KEYS = (("regime", "file"), ("behaviour", "catalogue"), ("population", "mar
 
 
 def scenario_document(base_file: str, fixed: dict[str, Any], fitted: dict[str, Any], spec: str,
-                      targets: dict[str, list[str]], name: str | None = None) -> dict[str, Any]:
-    """The calibrated scenario as a TOML document (see the module's docstring)."""
+                      targets: dict[str, list[str]], name: str | None = None,
+                      notes: dict[str, str] | None = None) -> dict[str, Any]:
+    """The calibrated scenario as a TOML document (see the module's docstring); ``notes``: the
+    parameters' notes (an UNSOURCED fit says so there), kept with each fitted value."""
     base = Path(base_file).resolve()
     data = read_toml(base)
     for keys in FILE_KEYS:  # a file the base scenario names relative to itself: make it absolute
@@ -44,6 +46,8 @@ def scenario_document(base_file: str, fixed: dict[str, Any], fitted: dict[str, A
                         "note": "fixed by the calibration's set, not fitted"}
     for path, value in fitted.items():
         cal[path] = {"value": value, "spec": spec, "targets": list(targets.get(path, []))}
+        if notes and notes.get(path):
+            cal[path]["note"] = notes[path]
     data["calibrated"] = cal
     if name:
         data["name"] = name

@@ -66,7 +66,8 @@ def finish(cal: Any, study, out: Path, meta_update: dict[str, Any], note=print) 
     fitted = {p.path: best_params[p.label] for p in spec.parameters}
     shown = _shown(cal.source)
     doc = calibrated.scenario_document(cal.scenario, spec.set, fitted, shown,
-                                       {p.path: fitted_names for p in spec.parameters})
+                                       {p.path: fitted_names for p in spec.parameters},
+                                       notes={p.path: p.note for p in spec.parameters})
     header = (f"Calibrated scenario written by credsim {cal.meta(0)['credsim_version']} calibrate "
               f"({shown}, best of {len(trials)} trials x {len(cal.seeds)} seeds, loss {best['loss']:.6g}).\n"
               f"Base scenario: {_shown(cal.scenario)}; the fitted values are in [calibrated], "

@@ -19,6 +19,17 @@ Built in:
   2024-12-31]`` (a flow: ``aggregate = "sum"``) give the same by date, checked against the run's
   calendar: a date outside the reported dates (burn-in included) is an error naming the target.
 
+Observation models (``summary.observed``), whole-run totals over the counted days:
+
+- ``list_added``, ``list_removed_performed``, ``list_removed_expired``, ``list_removed_appeal``,
+  ``list_under_pressure`` (removals by performance while listed), ``list_ever`` (agents ever
+  listed since day 0, burn-in included; the last day's figure): ``column`` names the list; each
+  also as ``<name>_persons`` and ``<name>_orgs``.
+- ``tickets_blocked_flight``, ``tickets_blocked_train``: ticket purchases blocked
+  (person-times; firms buy none).
+- ``travel_restricted_persons``: distinct persons under a ticket-blocking sanction on some
+  counted day (``the year`` of a 365-day run).
+
 Any quantity may be ``nation_equivalent``: divided by the run's scale (simulated persons /
 persons represented), the figure a national source would count.
 """
@@ -132,7 +143,10 @@ def columns_for(sc: Scenario) -> Columns:
         daily |= {p + s for s in sanctions}
     for p in ("list_", "false_list_"):
         daily |= {p + x for x in lists}
-    return Columns(frozenset(row), frozenset(daily), sc.days, sc.start)
+    from credsim.experiment.metrics import observed_columns
+
+    obs_row, obs_daily = observed_columns(sanctions, lists)
+    return Columns(frozenset(row | obs_row), frozenset(daily | obs_daily), sc.days, sc.start)
 
 
 def _near(name: str, known: frozenset[str]) -> str:
@@ -244,3 +258,47 @@ register(Quantity(
     options=("column", "day", "days", "date", "period", "aggregate"), required=("column",),
     check=_check_series,
     daily_columns=lambda t: (t.column,), value=_series_value))
+
+
+# ---------------------------------------------------------------------------- observed
+def _list_quantity(flow: str, apart: str) -> Quantity:
+    def check(t, cols: Columns) -> list[str]:
+        col = f"list_{flow}_{t.column}{apart}"
+        if col not in cols.row:
+            lists = sorted(c[len("list_under_pressure_"):] for c in cols.row
+                           if c.startswith("list_under_pressure_") and not c.endswith(("_persons", "_orgs")))
+            return [f"column: {t.column!r} is not a list of this scenario's regime (lists: {lists})"]
+        return []
+
+    def value(t, out: RunOutput) -> float:
+        return _metric_value(_Col(t.name, f"list_{flow}_{t.column}{apart}"), out)
+
+    who = {"": "persons and organisations", "_persons": "persons", "_orgs": "organisations"}[apart]
+    return Quantity(f"list_{flow}{apart}", f"list flow {flow!r} of the list in 'column', {who}",
+                    options=("column",), required=("column",), check=check,
+                    daily_columns=lambda t: (), value=value)
+
+
+@dataclass(frozen=True)
+class _Col:
+    name: str
+    column: str
+
+
+def _row_quantity(column: str, doc: str) -> Quantity:
+    def check(t, cols: Columns) -> list[str]:
+        return [] if column in cols.row else [f"quantity: this scenario's runs have no {column!r}"]
+
+    return Quantity(column, doc, options=(), required=(), check=check, daily_columns=lambda t: (),
+                    value=lambda t, out: _metric_value(_Col(t.name, column), out))
+
+
+for _flow in ("added", "removed_performed", "removed_expired", "removed_appeal", "ever",
+              "under_pressure"):
+    for _apart in ("", "_persons", "_orgs"):
+        register(_list_quantity(_flow, _apart))
+for _kind in ("flight", "train"):
+    register(_row_quantity(f"tickets_blocked_{_kind}",
+                           f"{_kind} ticket purchases blocked over the counted days (person-times)"))
+register(_row_quantity("travel_restricted_persons",
+                       "distinct persons under a ticket-blocking sanction on some counted day"))

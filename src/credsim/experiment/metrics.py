@@ -34,6 +34,7 @@ LABELS: dict[str, str] = {
     "acts_recorded": "acts recorded",
     "acts_false": "false records",
     "chilling_ratio": "lawful scored acts relative to no chilling",
+    "travel_restricted_persons": "persons under a ticket-blocking sanction on some counted day",
 }
 
 DEFAULT_OUTPUTS = ("wrongful_restricted_days", "restricted_person_days", "falsely_restricted_final_day",
@@ -90,6 +91,39 @@ def run_row(summary: dict[str, Any]) -> dict[str, float | int]:
         row[f"link_sanction_{s}"] = n
     for x, n in fd["lists"].items():
         row[f"list_{x}"] = n
+    row.update(observed_row(summary.get("observed")))
+    return row
+
+
+def observed_row(obs: dict[str, Any] | None) -> dict[str, int | float]:
+    """The run table's columns of ``summary["observed"]`` (``summary.observed``): per list and
+    flow (``list_added_<list>``, ``list_removed_performed_<list>``, ..., ``list_ever_<list>``,
+    ``list_under_pressure_<list>``) the total, ``_persons`` and ``_orgs``; the final stock
+    apart (``list_<list>_persons``); per sanction its entries (``entered_<s>``...); per ticket
+    kind ``tickets_blocked_<kind>`` and ``tickets_expected_<kind>``;
+    ``travel_restricted_persons``."""
+    if not obs:
+        return {}
+    row: dict[str, int | float] = {}
+
+    def put(name: str, v: dict[str, int]) -> None:
+        row[name] = v["persons"] + v["organisations"]
+        row[f"{name}_persons"] = v["persons"]
+        row[f"{name}_orgs"] = v["organisations"]
+
+    for x, flows in obs["lists"].items():
+        for flow, v in flows.items():
+            if flow == "stock_final_day":
+                row[f"list_{x}_persons"] = v["persons"]
+                row[f"list_{x}_orgs"] = v["organisations"]
+            else:
+                put(f"list_{'ever' if flow == 'ever_listed' else flow}_{x}", v)
+    for s, v in obs["sanction_entries"].items():
+        put(f"entered_{s}", v)
+    for k, v in obs["tickets_blocked"].items():
+        row[f"tickets_blocked_{k}"] = v["blocked"]
+        row[f"tickets_expected_{k}"] = v["expected"]
+    row["travel_restricted_persons"] = obs["travel_restricted_persons"]
     return row
 
 
@@ -132,6 +166,33 @@ def columns_for(regime) -> tuple[set[str], set[str]]:
     for p in ("sanction_", "false_sanction_", "link_sanction_"):
         daily |= {p + s for s in sanctions}
     daily |= {f"list_{x}" for x in lists} | {f"false_list_{x}" for x in lists}
+    obs_row, obs_daily = observed_columns(sanctions, lists)
+    return row | obs_row, daily | obs_daily
+
+
+OBSERVED_FLOWS = ("added", "removed_performed", "removed_expired", "removed_appeal", "ever",
+                  "under_pressure")
+APART = ("", "_persons", "_orgs")
+
+
+def observed_columns(sanctions: list[str], lists: list[str]) -> tuple[set[str], set[str]]:
+    """The run-table and daily columns of the observation models (``observed_row``,
+    ``Results.by_day``) for a regime's sanctions and lists."""
+    from credsim.layout import LIST_FLOWS, TICKET_KINDS
+
+    row = {"travel_restricted_persons"}
+    daily: set[str] = set()
+    for x in lists:
+        row |= {f"list_{f}_{x}{a}" for f in OBSERVED_FLOWS for a in APART}
+        row |= {f"list_{x}_persons", f"list_{x}_orgs"}
+        daily |= {f"list_{f}_{x}{a}" for f in LIST_FLOWS for a in APART}
+        daily |= {f"list_{x}_persons", f"list_{x}_orgs"}
+    for sn in sanctions:
+        row |= {f"entered_{sn}{a}" for a in APART}
+        daily |= {f"entered_{sn}{a}" for a in APART} | {f"sanction_{sn}_persons", f"sanction_{sn}_orgs"}
+    for k in TICKET_KINDS:
+        row |= {f"tickets_blocked_{k}", f"tickets_expected_{k}"}
+        daily |= {f"tickets_blocked_{k}", f"tickets_expected_{k}"}
     return row, daily
 
 
