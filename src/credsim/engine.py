@@ -236,11 +236,11 @@ def _agents(spec: EngineSpec, c: Community) -> tuple[Agents, Links]:
                  scratch("hh_of", (c.persons,), np.int32), scratch("elder", (n,), np.bool_)))
     else:
         hh_start, hh_of, elder = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.bool_)
-    # legal representatives matter only when some sanction reaches across the firm link
+    # responsible persons matter only when some sanction reaches across the firm link
     if X.legal_reps and (X.reach_rep or X.reach_firms):
-        rep, rf_start, rf = legal_representatives(spec.seed, c, age)
+        rep, rf_start, rf = legal_representatives(spec.seed, c, age, X.responsible_persons)
     else:
-        rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), _EMPTY64
+        rep, rf_start, rf = np.zeros((c.firms, 1), np.int64), np.zeros(1, np.int64), _EMPTY64
     return (Agents(group, age, elder, traits, panel, _EMPTY8),
             Links(hh_start, hh_of, rep, rf_start, rf))
 
@@ -372,8 +372,8 @@ class _Runner:
         links, n_persons = self.links, self.c.persons
         firm = todo >= n_persons
         per = todo[~firm]
-        cap = int(firm.sum() + np.minimum(links.rf_start[per + 1] - links.rf_start[per],
-                                          MAX_TARGETS).sum())
+        cap = int(firm.sum() * links.rep.shape[1]  # a firm reaches its responsible persons
+                  + np.minimum(links.rf_start[per + 1] - links.rf_start[per], MAX_TARGETS).sum())
         out_a, out_b = np.empty(cap, np.int64), np.empty(cap, np.uint64)
         k = link_schedule(day, todo, n_persons, links, self.log.rstate, self.spec.mechanisms, cur,
                           out_a, out_b)
@@ -445,5 +445,5 @@ def _bound(spec: EngineSpec, c: Community, age: np.ndarray, links: Links,
         bound[: c.persons] |= has_child[links.hh_of]
     if X.legal_reps and (X.reach_rep or X.reach_firms):
         bound[c.persons:] = 1
-        bound[links.rep] = 1
+        bound[links.rep.ravel()] = 1
     return bound

@@ -112,17 +112,29 @@ MAX_TARGETS = 63  # agents one agent's links reach at a boundary, at most (the r
 
 # ---------------------------------------------------------------- standing and counts
 @njit(forceinline=True, _nrt=False, cache=True)
-def _standing(R, covered, score, strue, lists, lfalse, spill):
-    """(grade, sanctions in force, false sanctions, sanctions held only through a link). The
-    true state is derived only when it can differ from the recorded one."""
+def _standing(R, covered, held, score, strue, lists, lfalse, spill):
+    """(grade, sanctions in force, false sanctions, sanctions held only through a link), of
+    the sanctions the agent's subject can be under (``held``: ``R.held[subject]``; a firm is
+    never under a person-only sanction its record passes on). The true state is derived only
+    when it can differ from the recorded one."""
+    spill = spill & held
     if not covered:
         return np.int64(R.band_min.shape[0]), spill, _ZERO, spill
     g = grade(R, score)
-    own = sanctions_of(R, g, lists)
+    own = sanctions_of(R, g, lists) & held
     own_true = own
     if strue != score or lfalse != 0:
-        own_true = sanctions_of(R, grade(R, strue), lists & ~lfalse)
+        own_true = sanctions_of(R, grade(R, strue), lists & ~lfalse) & held
     return g, own | spill, own & ~own_true, spill & ~own
+
+
+@njit(forceinline=True, _nrt=False, cache=True)
+def _own_record(R, covered, score, lists):
+    """The sanctions an agent's own record brings, whatever its subject can be under: what its
+    links pass on (a listed firm's no-flights ban reaches its legal representative)."""
+    if not covered:
+        return _ZERO
+    return sanctions_of(R, grade(R, score), lists)
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
@@ -351,6 +363,8 @@ def _true_after_timer(i, cause, k, R, st, strue):
     elif cause == CAUSE_EXPIRY or cause == CAUSE_REMOVAL:
         if R.list_on_rem[k] != NO_SCORE and not (st.lfalse[i] >> k) & 1:
             st.strue[i] = R.list_on_rem[k]
+        if cause == CAUSE_EXPIRY and R.list_then[k] >= 0 and (st.lfalse[i] >> k) & 1:
+            st.lfalse[i] |= np.uint16(1 << R.list_then[k])  # a false notice leads to a false filing
 
 
 # ---------------------------------------------------------------- an agent's visit
@@ -497,9 +511,10 @@ def _start(me, first, tables, agents, st, log, out, wbuf):
     K = R.band_min.shape[0]
     restrict = np.uint64(X.restrict_mask)
     inv_lam = 0.0
-    cur = _standing(R, covered, s_i, s_i, l_i, np.uint16(0), _ZERO)
-    if logging:
-        log.rstate[i] = cur[1] & np.uint64(X.reach_children | X.reach_rep | X.reach_firms)
+    cur = _standing(R, covered, R.held[subj], s_i, s_i, l_i, np.uint16(0), _ZERO)
+    if logging:  # what its record passes on through links (unmasked: ``_own_record``)
+        log.rstate[i] = _own_record(R, covered, s_i, l_i) & np.uint64(
+            X.reach_children | X.reach_rep | X.reach_firms)
     lam = 0.0
     if acting:
         lam = agent_rate(i, subj, female, watched, B, X, agents.traits, wbuf)
@@ -529,8 +544,9 @@ def _link_change(me, change, cur, tables, st, out, strue):
     R, B, X, ms = tables
     restrict = np.uint64(X.restrict_mask)
     if not have:
-        cur = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], before)
-    nxt = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], new)
+        cur = _standing(R, covered, R.held[subj], st.score[i], strue[i], st.lists[i], st.lfalse[i],
+                        before)
+    nxt = _standing(R, covered, R.held[subj], st.score[i], strue[i], st.lists[i], st.lfalse[i], new)
     now = (st.score[i], st.lists[i], st.lfalse[i])
     _transition(out.diff, (tid, max(day - burn, 0), grp), mode, (cur,) + now, (nxt,) + now,
                 covered, ms, restrict)
@@ -545,7 +561,7 @@ def _fire_due(me, day, burn, R, st, out, causes, strue):
     """Fire the agent's timers due on ``day`` (reversals, listing ends, removals, recoveries):
     the true state after them, and a panel row for each."""
     i, akey, grp, subj, acting, covered, urban, female, is_elder, mode, pid, tid, slot = me
-    nc = fire_timers(i, day, R, st, causes)
+    nc = fire_timers(i, day, akey, True, R, st, causes)
     for c in range(nc):
         _true_after_timer(i, causes[c, 0], causes[c, 1], R, st, strue)
         if pid >= 0:
@@ -658,16 +674,17 @@ def _visit_agent(fx, i, ii, where, md, span, tables, agents, visit, io, scr):
                     st.rec[i, REC_REV_LISTS] |= rev_lists & st.lfalse[i]
         if changed:
             if not have:
-                cur = _standing(R, covered, old[0], old[1], old[2], old[3], sp_i)
+                cur = _standing(R, covered, R.held[subj], old[0], old[1], old[2], old[3], sp_i)
             if f_timers:
                 td = next_timer(i, R, st)
-            nxt = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], sp_i)
-            moved = _transition(out.diff, cell, mode, (cur, old[0], old[2], old[3]),
-                                (nxt, np.int64(st.score[i]), st.lists[i], st.lfalse[i]),
-                                covered, ms, restrict)
+            nxt = _standing(R, covered, R.held[subj], st.score[i], strue[i], st.lists[i], st.lfalse[i],
+                            sp_i)
+            _transition(out.diff, cell, mode, (cur, old[0], old[2], old[3]),
+                        (nxt, np.int64(st.score[i]), st.lists[i], st.lfalse[i]),
+                        covered, ms, restrict)
             # the agent's own reaching sanctions (a link's may hide a change)
-            own_new = nxt[1] & ~nxt[3] & reach
-            if moved and own_new != (cur[1] & ~cur[3] & reach):
+            own_new = _own_record(R, covered, st.score[i], st.lists[i]) & reach
+            if own_new != _own_record(R, covered, old[0], old[2]) & reach:
                 _reach_changed(i, tid, day, own_new, st, log, linked, logging)
             have = True
             cur = nxt
@@ -682,7 +699,8 @@ def _visit_agent(fx, i, ii, where, md, span, tables, agents, visit, io, scr):
         if pid >= 0 and out.pn[slot] > p_first:
             if not have:
                 have = True
-                cur = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], sp_i)
+                cur = _standing(R, covered, R.held[subj], st.score[i], strue[i], st.lists[i],
+                                st.lfalse[i], sp_i)
             _fill_panel(out, slot, p_first, st.score[i], cur[0], st.lists[i], cur[1])
     if st.next_t.shape[0] > 0:
         st.next_t[i] = t
@@ -813,16 +831,20 @@ def _own(x, n_persons, R, agents, st):
 @njit(forceinline=True, _nrt=False, cache=True)
 def _firm_targets(i, n_persons, links, cand, nc):
     """Append to ``cand`` (from ``nc``) the agents linked to ``i`` through firms: the firms a
-    person represents, or a firm's legal representative, up to ``MAX_TARGETS`` in all. Returns
-    the new count. ``couple`` and ``link_schedule`` reach the same agents through it."""
+    person is responsible for, or a firm's responsible persons (legal representative first),
+    up to ``MAX_TARGETS`` in all. Returns the new count. ``couple`` and ``link_schedule`` reach
+    the same agents through it."""
     if i < n_persons:
         for k in range(links.rf_start[i], links.rf_start[i + 1]):
             if nc < MAX_TARGETS:
                 cand[nc] = n_persons + links.rf[k]
                 nc += 1
-    elif nc < MAX_TARGETS:
-        cand[nc] = links.rep[i - n_persons]
-        nc += 1
+    else:
+        f = i - n_persons
+        for j in range(links.rep.shape[1]):
+            if nc < MAX_TARGETS and (j == 0 or links.rep[f, j] != links.rep[f, 0]):
+                cand[nc] = links.rep[f, j]
+                nc += 1
     return nc
 
 
@@ -843,7 +865,8 @@ def _reaching(m, n_persons, R, X, agents, links, st, rstate, households, legal_r
             for k in range(links.rf_start[m], links.rf_start[m + 1]):
                 new |= _own(n_persons + links.rf[k], n_persons, R, agents, st) & X.reach_rep
     elif legal_reps:
-        new |= _own(links.rep[m - n_persons], n_persons, R, agents, st) & X.reach_firms
+        for j in range(links.rep.shape[1]):
+            new |= _own(links.rep[m - n_persons, j], n_persons, R, agents, st) & X.reach_firms
     return new
 
 
@@ -881,8 +904,9 @@ def couple(span, todo, rstate, R, X, ms, agents, links, st, out, legal_reps):
             covered = agents.age[m] > 0 and ((R.covers_firm and m >= n_persons)
                                              or (R.covers_person and m < n_persons))
             now = (np.int64(st.score[m]), st.lists[m], st.lfalse[m])
-            sd0 = _standing(R, covered, now[0], st.strue[m], now[1], now[2], st.spill[m])
-            sd1 = _standing(R, covered, now[0], st.strue[m], now[1], now[2], new)
+            held = R.held[1 if m >= n_persons else 0]
+            sd0 = _standing(R, covered, held, now[0], st.strue[m], now[1], now[2], st.spill[m])
+            sd1 = _standing(R, covered, held, now[0], st.strue[m], now[1], now[2], new)
             st.spill[m] = new
             st.due[m] = day
             _transition(out.diff, (0, cell_day, agents.group[m]), COUNT_FULL, (sd0,) + now,
@@ -910,7 +934,8 @@ def link_schedule(day, todo, n_persons, links, rstate, X, cur, out_agent, out_bi
                 for k in range(links.rf_start[m], links.rf_start[m + 1]):
                     new |= rstate[n_persons + links.rf[k]] & X.reach_rep
             else:
-                new |= rstate[links.rep[m - n_persons]] & X.reach_firms
+                for j in range(links.rep.shape[1]):
+                    new |= rstate[links.rep[m - n_persons, j]] & X.reach_firms
             if new != cur[m]:
                 cur[m] = new
                 out_agent[n_out] = m

@@ -88,7 +88,7 @@ class Sim:
             household_size=sc.marginals_model.household_size.value,
             regime=rt,
             behaviour=compile_behaviour(self.catalogue, sc.detection.perfect, sc.errors.enabled,
-                                        mt.act_game, keep),
+                                        mt.act_game * mt.act_base, keep),
             mechanisms=mt,
             peer=_peer_tuple(self.regime),
             n_sanctions=len(self.regime.sanctions),
