@@ -335,9 +335,10 @@ def _subject_problems(k: int, sn: Sanction, covers: list[str]) -> list[str]:
             p.append(f"sanctions[{k}].reaches[{j}]: {reach!r} passes {sn.name!r} to a {to}, but it "
                      f"applies_to only {subjects} (add {to!r} to applies_to, or drop the reach)")
     holders = set(covers) | {REACH_SUBJECT[x] for x in sn.reaches if x in REACH_SUBJECT}
-    if not holders & set(subjects):
+    if sn.applies_to is not None and not holders & set(subjects):
         p.append(f"sanctions[{k}].applies_to: {subjects} but the regime covers {covers} and "
-                 f"{sn.name!r} reaches no {subjects[0]} through a link: it never applies")
+                 f"{sn.name!r} reaches no {' or '.join(subjects)} through a link: it never "
+                 "applies")
     return p
 
 
