@@ -1,10 +1,11 @@
 """The national scenario with links between adults: the cost of joint punishment across the
 firm link at national scale.
 
-The shipped seed regime's sanctions reach household children only. This builds a variant of it
-in which the D-grade travel bans also reach a firm's legal representative and the loan ban
-reaches the firms a person represents (an assumption for measuring cost, not a shipped regime),
-then runs ``credsim run`` on ``scenarios/china-national.toml`` with that regime.
+The shipped seed regime's sanctions cross the firm link both ways since issue 14 (its D-grade
+travel bans reach a firm's responsible persons, its loan ban the firms a person is responsible
+for). For regimes without them, this builds a variant in which the sanctions of ``REACHES`` that
+say nothing of links get them (an assumption for measuring cost, not a shipped regime), then runs
+``credsim run`` on ``scenarios/china-national.toml`` with that regime.
 
     .venv/bin/python benchmarks/national_links.py --scale 0.05     # about 45 s
     .venv/bin/python benchmarks/national_links.py                  # the whole nation, about 10 min
@@ -30,13 +31,14 @@ REACHES = {  # sanction -> the links it reaches besides the agent itself
 
 
 def with_reaches(regime: str) -> str:
-    """The regime text with a ``reaches`` line added to each sanction of ``REACHES``."""
+    """The regime text with a ``reaches`` line added to each sanction of ``REACHES`` that has
+    none (one that already says whom it reaches is kept as it is)."""
     for name, link in REACHES.items():
         start = regime.index(f'name = "{name}"\n')
         end = regime.index("\n[[", start) if "\n[[" in regime[start:] else len(regime)
         block = regime[start:end]
-        if "reaches" in block:
-            raise SystemExit(f"{SEED}: sanction {name} already has reaches; update REACHES")
+        if "\nreaches = " in block:
+            continue
         regime = regime[:end] + f'\nreaches = ["self", "{link}"]' + regime[end:]
     return regime.replace('name = "seed-national-score"', 'name = "seed-links"', 1)
 

@@ -64,11 +64,14 @@ def test_court_blacklist_listing_performance_removal_and_expiry():
 
 
 def test_ficp_five_years_at_most():
-    steps = explain("ficp", [(0, "missed_instalments"), (30, "overdraft_abuse")], until=2000)
-    assert steps[1].lists == ["ficp"] and steps[1].sanctions == ["credit_refused_in_practice"]
-    expiry = [s for s in steps if "expired" in s.effect]
-    # a second incident while listed: the listing runs 5 years from the later one
-    assert [s.day for s in expiry] == [30 + 1826]
+    steps = explain("ficp", [(0, "missed_instalments"), (100, "overdraft_abuse")], until=2500)
+    # filed when the lender's 30-day warning runs out (issue 14: the warning before filing)
+    assert steps[1].lists == ["ficp_warning"] and steps[1].sanctions == []
+    assert (steps[2].day, steps[2].lists) == (30, ["ficp"])
+    assert steps[2].sanctions == ["credit_refused_in_practice"]
+    expiry = [s for s in steps if "ficp listing expired" in s.effect]
+    # a second incident while listed: the listing runs 5 years from its filing (day 130)
+    assert [s.day for s in expiry] == [130 + 1826]
 
 
 def test_ficp_regularisation_removes_early():

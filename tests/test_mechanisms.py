@@ -129,7 +129,7 @@ def test_firm_listing_bans_its_legal_representative_until_lifted():
     age = np.array([1, 1, 0, 1], np.int8)  # person 2 is a child
     hh_start = np.array([0, 3], np.int64)
     hh_of = np.zeros(3, np.int32)
-    rep = np.array([1], np.int64)
+    rep = np.array([[1]], np.int64)  # its responsible persons: one
     rf_start = np.array([0, 0, 1, 1], np.int64)
     rf = np.array([0], np.int64)
     panel = np.full(4, -1, np.int32)
@@ -147,10 +147,11 @@ def test_firm_listing_bans_its_legal_representative_until_lifted():
 
     # the fields couple reads, by name (Numba types a named tuple by its fields)
     Reg = namedtuple("Reg", "band_min grade_sanc list_sanc covers_person covers_firm score_min grade_lut "
-                     "ticket_block ticket_shape")
+                     "ticket_block ticket_shape held")
     Mech = namedtuple("Mech", "households reach_children reach_rep reach_firms restrict_mask")
     R = Reg(band_min, grade_sanc, list_sanc, True, True, 0, grade_table(band_min, 0, 100),
-            np.zeros(2, np.uint64), 0.0)
+            np.zeros(2, np.uint64), 0.0,
+            np.full(2, 2**64 - 1, np.uint64))  # persons and firms can be under every sanction
     X = Mech(True, np.uint64(1), np.uint64(1), np.uint64(0), np.uint64(1))
     e8 = np.zeros(0, np.uint8)
     agents = Agents(group, age, np.zeros(0, np.bool_), np.ones((4, 1), np.float32), panel, e8)
@@ -255,7 +256,8 @@ def test_one_pass_and_free_agents_give_the_epochs_results(monkeypatch, links, re
         # stopping at boundaries only when one sanction reaches children and across firm links
         assert not any(epochs) if split else all(epochs)
         if split:  # only firms and representatives rerun: some add, some (panel) in full
-            assert all(fr >= c.agents - 2 * c.firms for fr, c in zip(free, comms, strict=True))
+            per = 1 + sc.coupling.responsible_persons  # each firm and its responsible persons
+            assert all(fr >= c.agents - per * c.firms for fr, c in zip(free, comms, strict=True))
             corr, full, changes = np.sum(reruns, axis=0)
             assert len(reruns) == len(comms) and corr > 0 and full > 0 and changes > 0
             seen = fast.panel[fast.panel.event == "link"]

@@ -11,6 +11,7 @@ from credsim import limits as L
 from credsim.config import Strict, read_toml, validate
 from credsim.provenance import Sourced
 from credsim.refs import resolve
+from credsim.regime import shipped_regimes
 
 Subject = Literal["person", "firm"]
 ActKind = Literal["good_deed", "incivility", "fault", "speech", "traffic", "financial", "judicial", "firm"]
@@ -25,7 +26,13 @@ class Trait(Sourced):
 
 class Act(Sourced):
     """One kind of act. Each agent commits it as a Poisson process of ``rate_per_year x
-    multiplier`` a year (the multiplier from the act's trait), resolved to days."""
+    multiplier`` a year (the multiplier from the act's trait), resolved to days.
+
+    ``rate_basis``: ``gross`` (default) is the rate before the behaviour response thins it;
+    ``net`` is a recorded flow, observed under the regime ``observed_under``: the engine turns it
+    into the gross rate that gives that flow with that regime's response on
+    (``mechanisms.response.net_to_base``). A net act must always be recorded (a sensor with
+    detection 1 in town and country), so the conversion is exact."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
@@ -36,6 +43,8 @@ class Act(Sourced):
     lawful: bool = False
     needs: Literal["elderly_parent"] | None = None
     sensors: list[str] = Field(default_factory=list)
+    rate_basis: Literal["gross", "net"] = "gross"
+    observed_under: str | None = None
 
 
 class Sensor(Sourced):
@@ -87,6 +96,7 @@ class Catalogue(Strict):
                         f"acts[{i}].sensors[{j}]: {s!r} is not a declared sensor "
                         f"(known: {sorted(sensors)})"
                     )
+        problems += net_rate_problems(self)
         problems += rate_problems(self)
         if problems:
             raise ValueError(" | ".join(problems))
@@ -101,6 +111,27 @@ class Catalogue(Strict):
     @property
     def act_names(self) -> list[str]:
         return [a.name for a in self.acts]
+
+
+def net_rate_problems(cat: Catalogue) -> list[str]:
+    """A net rate names the shipped regime it was observed under and is always recorded."""
+    p = []
+    sensors = {s.name: s for s in cat.sensors}
+    for i, act in enumerate(cat.acts):
+        if act.rate_basis == "gross":
+            if act.observed_under is not None:
+                p.append(f"acts[{i}].observed_under: only a net rate (rate_basis = \"net\") is "
+                         "observed under a regime")
+            continue
+        if act.observed_under not in shipped_regimes():
+            p.append(f"acts[{i}].observed_under: {act.observed_under!r} must name the shipped "
+                     f"regime the net flow was recorded under ({', '.join(shipped_regimes())})")
+        certain = [s for s in act.sensors if s in sensors
+                   and sensors[s].p_urban == 1.0 and sensors[s].p_rural == 1.0]
+        if not certain:
+            p.append(f"acts[{i}].rate_basis: a net rate needs a sensor that records every act "
+                     f"(p_urban = p_rural = 1); {act.name!r} has {act.sensors}")
+    return p
 
 
 def rate_problems(cat: Catalogue) -> list[str]:

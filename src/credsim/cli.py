@@ -294,7 +294,7 @@ def regimes(as_json):
         items = [r.score, *r.bands, *r.lists, *r.rules, *r.sanctions, *r.recovery, *r.thresholds,
                  *r.dimensions, *([r.peer_rating] if r.peer_rating else [])]
         for x in r.lists:
-            items += [y for y in (x.extension, x.removal) if y is not None]
+            items += [y for y in (x.extension, x.removal, x.early_removal) if y is not None]
         n_assumed = sum(1 for x in items if x.is_assumption)
         sources = sorted({x.source for x in items if x.source})
         rows.append({"name": r.name, "title": r.title, "summary": r.summary,

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from credsim.behaviour import Catalogue
-from credsim.layout import BIG, NO_SCORE, TICKET_KINDS
+from credsim.layout import BIG, EXT_WHEN, NO_SCORE, TICKET_KINDS
 from credsim.mechanisms import compile_tables, tables_class
 from credsim.regime import Regime
 
@@ -30,18 +30,24 @@ class RegimeTables(NamedTuple):
     act_lists: np.ndarray  # int32[A] bit mask
     act_cap: np.ndarray  # int32[A] score cap (BIG = none)
     act_class: np.ndarray  # int32[A]
+    act_ext: np.ndarray  # int32[A] bit mask of lists whose aggravating-act extension it meets
     act_rule: np.ndarray  # int32[A] index of the first rule for the act, -1 if unscored
     list_dur: np.ndarray  # int32[L]
     list_ext_p: np.ndarray  # float64[L]
     list_ext_min: np.ndarray  # int32[L]
     list_ext_max: np.ndarray  # int32[L]
+    list_ext_when: np.ndarray  # int32[L] bits layout.EXT_*: when a listing may be extended
     list_rem_rate: np.ndarray  # float64[L] per day
     list_rem_delay: np.ndarray  # int32[L]
     list_on_rem: np.ndarray  # int32[L] (NO_SCORE = none)
+    list_then: np.ndarray  # int32[L] list an agent goes on when a listing runs out, -1 = none
+    list_early: np.ndarray  # int32[L] days to an early removal, 0 = none
+    list_void: np.ndarray  # int32[L] bit mask of lists whose listing cancels the early removal
     thr_list: np.ndarray  # int32[Th]
     thr_at_most: np.ndarray  # int32[Th]
     grade_sanc: np.ndarray  # uint64[K+1]
     list_sanc: np.ndarray  # uint64[L]
+    held: np.ndarray  # uint64[2]: the sanctions a person (0) and a firm (1) can be under
     rec_after: np.ndarray  # int32[R], ascending
     rec_restore: np.ndarray  # int32[R], -1 = all
     rec_pts_max: np.ndarray  # int32[R] (BIG = no condition)
@@ -90,7 +96,7 @@ def compile_regime(regime: Regime, act_names: list[str], ticket_shape: float = 0
     rec = sorted(regime.recovery, key=lambda r: r.after_days)
     band_min = np.array([b.min for b in regime.bands], np.int32)
     lists = [x.name for x in regime.lists]
-    grade_sanc, list_sanc = _sanction_tables(regime)
+    grade_sanc, list_sanc, held = _sanction_tables(regime)
     return RegimeTables(
         score_init=regime.score.initial,
         score_min=regime.score.min,
@@ -106,6 +112,7 @@ def compile_regime(regime: Regime, act_names: list[str], ticket_shape: float = 0
         thr_at_most=np.array([t.at_most for t in regime.thresholds], np.int32),
         grade_sanc=grade_sanc,
         list_sanc=list_sanc,
+        held=held,
         rec_after=np.array([r.after_days for r in rec], np.int32),
         rec_restore=np.array([-1 if r.restore == "all" else r.restore for r in rec], np.int32),
         rec_pts_max=np.array(
@@ -113,11 +120,11 @@ def compile_regime(regime: Regime, act_names: list[str], ticket_shape: float = 0
             np.int32,
         ),
         rec_cls_max=np.array(
-            [BIG if r.if_last_class_at_most is None else r.if_last_class_at_most for r in rec],
+            [BIG if r.if_worst_class_at_most is None else r.if_worst_class_at_most for r in rec],
             np.int32,
         ),
         rec_cls_min=np.array(
-            [-1 if r.if_last_class_at_least is None else r.if_last_class_at_least for r in rec],
+            [-1 if r.if_worst_class_at_least is None else r.if_worst_class_at_least for r in rec],
             np.int32,
         ),
         grade_lut=grade_table(band_min, regime.score.min, regime.score.max),
@@ -146,6 +153,7 @@ def _act_tables(regime: Regime, act_names: list[str]) -> dict[str, np.ndarray]:
     act_lists = np.zeros(A, np.int32)
     act_cap = np.full(A, BIG, np.int32)
     act_class = np.zeros(A, np.int32)
+    act_ext = np.zeros(A, np.int32)
     act_rule = np.full(A, -1, np.int32)
     for k, rule in enumerate(regime.rules):
         a = index[rule.act]
@@ -155,53 +163,75 @@ def _act_tables(regime: Regime, act_names: list[str]) -> dict[str, np.ndarray]:
         act_points[a] += pts
         if rule.list is not None:
             act_lists[a] |= 1 << lists.index(rule.list)
+            if rule.extends:
+                act_ext[a] |= 1 << lists.index(rule.list)
         if rule.cap_grade is not None:
             act_cap[a] = min(act_cap[a], regime.band_range(rule.cap_grade)[1])
         act_class[a] = max(act_class[a], rule.offence_class)
         if act_rule[a] < 0:
             act_rule[a] = k
     return {"act_points": act_points, "act_lists": act_lists, "act_cap": act_cap,
-            "act_class": act_class, "act_rule": act_rule}
+            "act_class": act_class, "act_ext": act_ext, "act_rule": act_rule}
 
 
 def _list_tables(regime: Regime) -> dict[str, np.ndarray]:
-    """Per list: duration, extension (probability, days), removal after performance (rate per
-    day, delay), and the score set on removal (NO_SCORE: none)."""
+    """Per list: duration, extension (probability, days, when), removal after performance (rate
+    per day, delay), the score set on removal (NO_SCORE: none), the list a listing that runs out
+    leads to, and the early removal (days, the lists whose listing cancels it)."""
     L = len(regime.lists)
     ext_p = np.zeros(L)
     ext_min = np.zeros(L, np.int32)
     ext_max = np.zeros(L, np.int32)
+    ext_when = np.zeros(L, np.int32)
     rem_rate = np.zeros(L)
     rem_delay = np.zeros(L, np.int32)
     on_rem = np.full(L, NO_SCORE, np.int32)
+    names = [x.name for x in regime.lists]
+    then = np.full(L, -1, np.int32)
+    early = np.zeros(L, np.int32)
+    void = np.zeros(L, np.int32)
     for k, x in enumerate(regime.lists):
         if x.extension is not None:
             ext_p[k] = x.extension.probability
             ext_min[k] = x.extension.min_days
             ext_max[k] = x.extension.max_days
+            ext_when[k] = sum(EXT_WHEN[w] for w in set(x.extension.when))
         if x.removal is not None:
             rem_rate[k] = x.removal.rate_per_year / 365.0
             rem_delay[k] = x.removal.delay_days
         if x.on_removal_score is not None:
             on_rem[k] = x.on_removal_score
+        if x.then_list is not None:
+            then[k] = names.index(x.then_list)
+        if x.early_removal is not None:
+            early[k] = x.early_removal.after_days
+            for u in x.early_removal.unless_listed_on:
+                void[k] |= 1 << names.index(u)
     return {"list_dur": np.array([x.duration_days for x in regime.lists], np.int32),
             "list_ext_p": ext_p, "list_ext_min": ext_min, "list_ext_max": ext_max,
-            "list_rem_rate": rem_rate, "list_rem_delay": rem_delay, "list_on_rem": on_rem}
+            "list_ext_when": ext_when,
+            "list_rem_rate": rem_rate, "list_rem_delay": rem_delay, "list_on_rem": on_rem,
+            "list_then": then, "list_early": early, "list_void": void}
 
 
-def _sanction_tables(regime: Regime) -> tuple[np.ndarray, np.ndarray]:
-    """The sanction bits of each grade (and of 'unscored', none) and of each list."""
+def _sanction_tables(regime: Regime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sanction bits of each grade (and of 'unscored', none), of each list, and of each
+    subject (person, firm) that can be under them (``Sanction.applies_to``)."""
     bands = regime.grade_labels
     lists = [x.name for x in regime.lists]
     grade_sanc = np.zeros(len(bands) + 1, np.uint64)
     list_sanc = np.zeros(len(lists), np.uint64)
+    held = np.zeros(2, np.uint64)
     for s, sn in enumerate(regime.sanctions):
         bit = np.uint64(1) << np.uint64(s)
+        for k, subject in enumerate(("person", "firm")):
+            if subject in sn.subjects(regime.covers):
+                held[k] |= bit
         for g in sn.grades:
             grade_sanc[bands.index(g)] |= bit
         for li in sn.lists:
             list_sanc[lists.index(li)] |= bit
-    return grade_sanc, list_sanc
+    return grade_sanc, list_sanc, held
 
 
 def compile_behaviour(cat: Catalogue, perfect_detection: bool = False, errors: bool = False,

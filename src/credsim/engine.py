@@ -234,11 +234,12 @@ def _agents(spec: EngineSpec, c: Community) -> tuple[Agents, Links]:
     panel = scratch("panel", (n if spec.panel_rate > 0 else 0,), np.int32)
     # households are built only when something uses them (coupling, or acts that need a parent)
     with_households = bool(X.households or X.act_parent.any())
-    # legal representatives matter only when some sanction reaches across the firm link
+    # responsible persons matter only when some sanction reaches across the firm link
     with_reps = bool(X.legal_reps and (X.reach_rep or X.reach_firms))
     key = (spec.seed, c.person_offset, c.persons, c.firm_offset, c.firms, spec.shares.tobytes(),
            B.trait_sigma.tobytes(), B.trait_stream.tobytes(), spec.panel_rate,
-           spec.household_size if with_households else None, with_households, with_reps)
+           spec.household_size if with_households else None, with_households, with_reps,
+           int(X.responsible_persons) if with_reps else None)
     kept = POPULATIONS.get(key)
     if kept is not None:
         for dst, src in zip((group, age, traits, panel), kept[:4], strict=True):
@@ -256,9 +257,9 @@ def _agents(spec: EngineSpec, c: Community) -> tuple[Agents, Links]:
     else:
         hh_start, hh_of, elder = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.bool_)
     if with_reps:
-        rep, rf_start, rf = legal_representatives(spec.seed, c, age)
+        rep, rf_start, rf = legal_representatives(spec.seed, c, age, X.responsible_persons)
     else:
-        rep, rf_start, rf = np.zeros(c.firms, np.int64), np.zeros(1, np.int64), _EMPTY64
+        rep, rf_start, rf = np.zeros((c.firms, 1), np.int64), np.zeros(1, np.int64), _EMPTY64
     POPULATIONS.put(key, (group, age, traits, panel, hh_start, hh_of, elder, rep, rf_start, rf))
     return (Agents(group, age, elder, traits, panel, _EMPTY8),
             Links(hh_start, hh_of, rep, rf_start, rf))
@@ -392,8 +393,8 @@ class _Runner:
         links, n_persons = self.links, self.c.persons
         firm = todo >= n_persons
         per = todo[~firm]
-        cap = int(firm.sum() + np.minimum(links.rf_start[per + 1] - links.rf_start[per],
-                                          MAX_TARGETS).sum())
+        cap = int(firm.sum() * links.rep.shape[1]  # a firm reaches its responsible persons
+                  + np.minimum(links.rf_start[per + 1] - links.rf_start[per], MAX_TARGETS).sum())
         out_a, out_b = np.empty(cap, np.int64), np.empty(cap, np.uint64)
         k = link_schedule(day, todo, n_persons, links, self.log.rstate, self.spec.mechanisms, cur,
                           out_a, out_b)
@@ -479,5 +480,5 @@ def _bound(spec: EngineSpec, c: Community, age: np.ndarray, links: Links,
         bound[: c.persons] |= has_child[links.hh_of]
     if X.legal_reps and (X.reach_rep or X.reach_firms):
         bound[c.persons:] = 1
-        bound[links.rep] = 1
+        bound[links.rep.ravel()] = 1
     return bound

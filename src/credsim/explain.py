@@ -156,7 +156,7 @@ class Explainer:
             td = next_timer(0, R, self.st)
             if td > day or td >= BIG:
                 return
-            nc = fire_timers(0, td, R, self.st, self.causes)
+            nc = fire_timers(0, td, np.uint64(0), False, R, self.st, self.causes)
             effects = [self._cause_text(int(c), int(k)) for c, k in self.causes[:nc]]
             self._step(int(td), "timer", "; ".join(effects))
 
@@ -169,9 +169,14 @@ class Explainer:
         x = self.regime.lists[k]
         tail = f"; score set to {x.on_removal_score}" if x.on_removal_score is not None else ""
         if cause == CAUSE_REMOVAL:
-            return f"removed from {x.name} after performance{tail}"
+            how = "after performance"
+            if x.early_removal is not None:
+                e = x.early_removal
+                how += f" or early removal after {e.after_days} days ({e.provenance})"
+            return f"removed from {x.name} {how}{tail}"
         if cause == CAUSE_EXPIRY:
-            return f"{x.name} listing expired ({x.duration_days} days; {x.provenance}){tail}"
+            then = f"; then listed on {x.then_list}" if x.then_list else ""
+            return f"{x.name} listing expired ({x.duration_days} days; {x.provenance}){tail}{then}"
         return "?"
 
     def _rule_text(self, act: str) -> str:

@@ -118,17 +118,29 @@ MAX_TARGETS = 63  # agents one agent's links reach at a boundary, at most (the r
 
 # ---------------------------------------------------------------- standing and counts
 @njit(forceinline=True, _nrt=False, cache=True)
-def _standing(R, covered, score, strue, lists, lfalse, spill):
-    """(grade, sanctions in force, false sanctions, sanctions held only through a link). The
-    true state is derived only when it can differ from the recorded one."""
+def _standing(R, covered, held, score, strue, lists, lfalse, spill):
+    """(grade, sanctions in force, false sanctions, sanctions held only through a link), of
+    the sanctions the agent's subject can be under (``held``: ``R.held[subject]``; a firm is
+    never under a person-only sanction its record passes on). The true state is derived only
+    when it can differ from the recorded one."""
+    spill = spill & held
     if not covered:
         return np.int64(R.band_min.shape[0]), spill, _ZERO, spill
     g = grade(R, score)
-    own = sanctions_of(R, g, lists)
+    own = sanctions_of(R, g, lists) & held
     own_true = own
     if strue != score or lfalse != 0:
-        own_true = sanctions_of(R, grade(R, strue), lists & ~lfalse)
+        own_true = sanctions_of(R, grade(R, strue), lists & ~lfalse) & held
     return g, own | spill, own & ~own_true, spill & ~own
+
+
+@njit(forceinline=True, _nrt=False, cache=True)
+def _own_record(R, covered, score, lists):
+    """The sanctions an agent's own record brings, whatever its subject can be under: what its
+    links pass on (a listed firm's no-flights ban reaches its legal representative)."""
+    if not covered:
+        return _ZERO
+    return sanctions_of(R, grade(R, score), lists)
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
@@ -448,6 +460,8 @@ def _true_after_timer(i, cause, k, R, st, strue):
     elif cause == CAUSE_EXPIRY or cause == CAUSE_REMOVAL:
         if R.list_on_rem[k] != NO_SCORE and not (st.lfalse[i] >> k) & 1:
             st.strue[i] = R.list_on_rem[k]
+        if cause == CAUSE_EXPIRY and R.list_then[k] >= 0 and (st.lfalse[i] >> k) & 1:
+            st.lfalse[i] |= np.uint16(1 << R.list_then[k])  # a false notice leads to a false filing
 
 
 # ---------------------------------------------------------------- an agent's visit
@@ -597,9 +611,10 @@ def _start(me, first, tables, agents, st, log, out, wbuf):
     K = R.band_min.shape[0]
     sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
     inv_lam = 0.0
-    cur = _standing(R, covered, s_i, s_i, l_i, np.uint16(0), _ZERO)
-    if logging:
-        log.rstate[i] = cur[1] & np.uint64(X.reach_children | X.reach_rep | X.reach_firms)
+    cur = _standing(R, covered, R.held[subj], s_i, s_i, l_i, np.uint16(0), _ZERO)
+    if logging:  # what its record passes on through links (unmasked: ``_own_record``)
+        log.rstate[i] = _own_record(R, covered, s_i, l_i) & np.uint64(
+            X.reach_children | X.reach_rep | X.reach_firms)
     lam = 0.0
     if acting:
         lam = agent_rate(i, subj, female, watched, B, X, agents.traits, wbuf)
@@ -631,8 +646,9 @@ def _link_change(me, change, cur, tables, st, out, strue):
     R, B, X, ms = tables
     sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
     if not have:
-        cur = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], before)
-    nxt = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], new)
+        cur = _standing(R, covered, R.held[subj], st.score[i], strue[i], st.lists[i], st.lfalse[i],
+                        before)
+    nxt = _standing(R, covered, R.held[subj], st.score[i], strue[i], st.lists[i], st.lfalse[i], new)
     now = (st.score[i], st.lists[i], st.lfalse[i])
     _transition(out.diff, (tid, max(day - burn, 0), grp, akey, day >= burn), mode, (cur,) + now,
                 (nxt,) + now, covered, ms, sm)
@@ -649,7 +665,7 @@ def _fire_due(me, day, burn, R, st, out, causes, strue):
     (performed, expired, reversed on appeal)."""
     i, akey, grp, subj, acting, covered, urban, female, is_elder, mode, pid, tid, slot = me
     l0 = np.int64(st.lists[i])
-    nc = fire_timers(i, day, R, st, causes)
+    nc = fire_timers(i, day, akey, True, R, st, causes)
     perf = np.int64(0)
     expd = np.int64(0)
     rev = np.int64(0)
@@ -774,18 +790,19 @@ def _visit_agent(fx, i, ii, where, md, span, tables, agents, visit, io, scr):
                     st.rec[i, REC_REV_LISTS] |= rev_lists & st.lfalse[i]
         if changed:
             if not have:
-                cur = _standing(R, covered, old[0], old[1], old[2], old[3], sp_i)
+                cur = _standing(R, covered, R.held[subj], old[0], old[1], old[2], old[3], sp_i)
             if f_timers:
                 td = next_timer(i, R, st)
-            nxt = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], sp_i)
-            moved = _transition(out.diff, cell, mode, (cur, old[0], old[2], old[3]),
-                                (nxt, np.int64(st.score[i]), st.lists[i], st.lfalse[i]),
-                                covered, ms, sm)
+            nxt = _standing(R, covered, R.held[subj], st.score[i], strue[i], st.lists[i], st.lfalse[i],
+                            sp_i)
+            _transition(out.diff, cell, mode, (cur, old[0], old[2], old[3]),
+                        (nxt, np.int64(st.score[i]), st.lists[i], st.lfalse[i]),
+                        covered, ms, sm)
             if mode == COUNT_FULL and (old[2] != st.lists[i] or gone[0] or gone[1] or gone[2]):
                 _list_flows(out.diff, cell, nxt[0], old[2], st.lists[i], gone, st.lever, i, ms)
             # the agent's own reaching sanctions (a link's may hide a change)
-            own_new = nxt[1] & ~nxt[3] & reach
-            if moved and own_new != (cur[1] & ~cur[3] & reach):
+            own_new = _own_record(R, covered, st.score[i], st.lists[i]) & reach
+            if own_new != _own_record(R, covered, old[0], old[2]) & reach:
                 _reach_changed(i, tid, day, own_new, st, log, linked, logging)
             have = True
             _mark(st.flags, i, K, nxt, sp_i, sm, cur[1], day > burn)
@@ -800,7 +817,8 @@ def _visit_agent(fx, i, ii, where, md, span, tables, agents, visit, io, scr):
         if pid >= 0 and out.pn[slot] > p_first:
             if not have:
                 have = True
-                cur = _standing(R, covered, st.score[i], strue[i], st.lists[i], st.lfalse[i], sp_i)
+                cur = _standing(R, covered, R.held[subj], st.score[i], strue[i], st.lists[i],
+                                st.lfalse[i], sp_i)
             _fill_panel(out, slot, p_first, st.score[i], cur[0], st.lists[i], cur[1])
     if st.next_t.shape[0] > 0:
         st.next_t[i] = t
@@ -931,16 +949,20 @@ def _own(x, n_persons, R, agents, st):
 @njit(forceinline=True, _nrt=False, cache=True)
 def _firm_targets(i, n_persons, links, cand, nc):
     """Append to ``cand`` (from ``nc``) the agents linked to ``i`` through firms: the firms a
-    person represents, or a firm's legal representative, up to ``MAX_TARGETS`` in all. Returns
-    the new count. ``couple`` and ``link_schedule`` reach the same agents through it."""
+    person is responsible for, or a firm's responsible persons (legal representative first),
+    up to ``MAX_TARGETS`` in all. Returns the new count. ``couple`` and ``link_schedule`` reach
+    the same agents through it."""
     if i < n_persons:
         for k in range(links.rf_start[i], links.rf_start[i + 1]):
             if nc < MAX_TARGETS:
                 cand[nc] = n_persons + links.rf[k]
                 nc += 1
-    elif nc < MAX_TARGETS:
-        cand[nc] = links.rep[i - n_persons]
-        nc += 1
+    else:
+        f = i - n_persons
+        for j in range(links.rep.shape[1]):
+            if nc < MAX_TARGETS and (j == 0 or links.rep[f, j] != links.rep[f, 0]):
+                cand[nc] = links.rep[f, j]
+                nc += 1
     return nc
 
 
@@ -961,7 +983,8 @@ def _reaching(m, n_persons, R, X, agents, links, st, rstate, households, legal_r
             for k in range(links.rf_start[m], links.rf_start[m + 1]):
                 new |= _own(n_persons + links.rf[k], n_persons, R, agents, st) & X.reach_rep
     elif legal_reps:
-        new |= _own(links.rep[m - n_persons], n_persons, R, agents, st) & X.reach_firms
+        for j in range(links.rep.shape[1]):
+            new |= _own(links.rep[m - n_persons, j], n_persons, R, agents, st) & X.reach_firms
     return new
 
 
@@ -999,8 +1022,9 @@ def couple(span, todo, rstate, R, X, ms, agents, links, st, out, legal_reps):
             covered = agents.age[m] > 0 and ((R.covers_firm and m >= n_persons)
                                              or (R.covers_person and m < n_persons))
             now = (np.int64(st.score[m]), st.lists[m], st.lfalse[m])
-            sd0 = _standing(R, covered, now[0], st.strue[m], now[1], now[2], st.spill[m])
-            sd1 = _standing(R, covered, now[0], st.strue[m], now[1], now[2], new)
+            held = R.held[1 if m >= n_persons else 0]
+            sd0 = _standing(R, covered, held, now[0], st.strue[m], now[1], now[2], st.spill[m])
+            sd1 = _standing(R, covered, held, now[0], st.strue[m], now[1], now[2], new)
             st.spill[m] = new
             st.due[m] = day
             gid = (span.firm_offset + m - n_persons) if m >= n_persons else (span.person_offset + m)
@@ -1029,7 +1053,8 @@ def link_schedule(day, todo, n_persons, links, rstate, X, cur, out_agent, out_bi
                 for k in range(links.rf_start[m], links.rf_start[m + 1]):
                     new |= rstate[n_persons + links.rf[k]] & X.reach_rep
             else:
-                new |= rstate[links.rep[m - n_persons]] & X.reach_firms
+                for j in range(links.rep.shape[1]):
+                    new |= rstate[links.rep[m - n_persons, j]] & X.reach_firms
             if new != cur[m]:
                 cur[m] = new
                 out_agent[n_out] = m

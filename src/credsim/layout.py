@@ -34,15 +34,23 @@ FEAT_LINKS = 8  # links between agents (epochs, spill, reach log, reruns)
 FEAT_ALL = FEAT_ACTS | FEAT_FALSE | FEAT_TIMERS | FEAT_LINKS
 
 # ---------------------------------------------------------------- the rec array of each agent
-# last deduction (day, points, class), next recovery stage, and a pending reversal of appealed
+# last deduction (day, points), the worst offence class since the points were last whole, next
+# recovery stage, and a pending reversal of appealed
 # erroneous records (day, points to give back, lists to lift)
 REC_DAY, REC_PTS, REC_CLS, REC_STAGE = 0, 1, 2, 3
 REC_REV_DAY, REC_REV_PTS, REC_REV_LISTS = 4, 5, 6
 REC_FIELDS = 7
 
-# fields of the per-day accumulator of recorded acts (``rules.add_act``)
-ACC_GAINED, ACC_LOST, ACC_LISTS, ACC_CAP, ACC_CLASS = 0, 1, 2, 3, 4
-ACC_FIELDS = 5
+# fields of the per-day accumulator of recorded acts (``rules.add_act``): points gained and lost,
+# lists to join, the lowest score cap, the highest offence class, lists whose extension condition
+# an aggravating act meets
+ACC_GAINED, ACC_LOST, ACC_LISTS, ACC_CAP, ACC_CLASS, ACC_EXT = 0, 1, 2, 3, 4, 5
+ACC_FIELDS = 6
+
+# when a listing may be extended (``RegimeTables.list_ext_when``, bits): at any listing; when a
+# listed agent is listed again (multiple acts); when an aggravating act lists it (``Rule.extends``)
+EXT_LISTING, EXT_AGAIN, EXT_ACT = 1, 2, 4
+EXT_WHEN = {"listing": EXT_LISTING, "listed_again": EXT_AGAIN, "aggravating_act": EXT_ACT}
 
 # ---------------------------------------------------------------- causes of timed events
 CAUSE_EXPIRY, CAUSE_REMOVAL, CAUSE_RECOVERY, CAUSE_REVERSAL = 1, 2, 3, 4

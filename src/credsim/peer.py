@@ -91,11 +91,11 @@ def _rate_blocks(tid, work, span, rating, R, X, ms, agents, st, out):
             if new == old[i]:
                 continue
             rest = (st.lists[i], st.lfalse[i])
-            sd0 = _standing(R, True, old[i], st.strue[i], rest[0], rest[1], st.spill[i])
+            sd0 = _standing(R, True, R.held[0], old[i], st.strue[i], rest[0], rest[1], st.spill[i])
             st.score[i] = new
             st.strue[i] = new
             st.due[i] = day
-            sd1 = _standing(R, True, new, new, rest[0], rest[1], st.spill[i])
+            sd1 = _standing(R, True, R.held[0], new, new, rest[0], rest[1], st.spill[i])
             _transition(out.diff, (tid, od, agents.group[i], akey, day >= span.burn), COUNT_FULL,
                         (sd0, np.int64(old[i])) + rest, (sd1, np.int64(new)) + rest, True, ms, sm)
             _mark(st.flags, i, K, sd1, st.spill[i], sm, sd0[1], day > span.burn)

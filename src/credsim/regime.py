@@ -36,12 +36,19 @@ class Band(Sourced):
     min: int = Field(ge=-L.INT32, le=L.INT32)
 
 
+ExtensionWhen = Literal["listing", "listed_again", "aggravating_act"]
+
+
 class Extension(Sourced):
-    """With ``probability``, a listing is extended by a uniform number of days in [min_days, max_days]."""
+    """When one of its conditions ``when`` is met, a listing is extended with ``probability`` by a
+    uniform whole number of days in [min_days, max_days]. Conditions: ``listing`` (any listing),
+    ``listed_again`` (an agent already on the list is listed again: multiple acts),
+    ``aggravating_act`` (an act whose rule has ``extends = true``, e.g. violent obstruction)."""
 
     probability: float = Field(ge=0, le=1)
     min_days: int = Field(ge=0, le=L.DAYS)
     max_days: int = Field(ge=0, le=L.DAYS)
+    when: list[ExtensionWhen] = Field(default_factory=lambda: ["listing"], min_length=1)
 
 
 class Removal(Sourced):
@@ -52,24 +59,40 @@ class Removal(Sourced):
     delay_days: int = Field(ge=0, default=0, le=L.DAYS)
 
 
+class EarlyRemoval(Sourced):
+    """The listing ends after ``after_days`` (before its full duration) unless the agent is
+    listed on one of ``unless_listed_on`` meanwhile (an incident): then it runs its full
+    duration (FICP over-indebtedness entries: 5 years without incident, else up to 7)."""
+
+    after_days: int = Field(gt=0, le=L.DAYS)
+    unless_listed_on: list[str] = Field(default_factory=list)
+
+
 class ListSpec(Sourced):
-    """A blacklist or file (court list of dishonest debtors, FICP, licence invalidation...)."""
+    """A blacklist or file (court list of dishonest debtors, FICP, licence invalidation...).
+    ``then_list``: when the listing runs to its end (not removed after performance), the agent
+    goes on that list: a notice period before filing (the FICP's 30-day warning) is a list of
+    its own that leads to the file unless the agent regularises first."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
     duration_days: int = Field(gt=0, le=L.DAYS)
     extension: Extension | None = None
     removal: Removal | None = None
+    early_removal: EarlyRemoval | None = None
+    then_list: str | None = None
     on_removal_score: int | None = Field(default=None, ge=-L.SCORE, le=L.SCORE)
 
 
 class Rule(Sourced):
     """What a recorded act does: add ``points`` (negative deducts), put the agent on ``list``,
-    cap the grade at ``cap_grade``. ``offence_class`` feeds class-dependent recovery."""
+    cap the grade at ``cap_grade``. ``offence_class`` feeds class-dependent recovery. With
+    ``extends``, the act meets its list's extension condition ``aggravating_act``."""
 
     act: str
     points: int = Field(default=0, ge=-2 * L.SCORE, le=2 * L.SCORE)
     list: str | None = None
+    extends: bool = False
     cap_grade: str | None = None
     offence_class: int = Field(default=0, ge=0, le=9)
     dimension: str | None = None
@@ -85,7 +108,10 @@ class Threshold(Sourced):
 
 class Sanction(Sourced):
     """A restriction, privilege or shaming measure in force while the agent has one of ``grades``
-    or is on one of ``lists`` (structured conditions, no expressions)."""
+    or is on one of ``lists`` (structured conditions, no expressions). ``applies_to``: the
+    subjects that can be under it, by their own record or through a link (default: those the
+    regime covers); a firm's record still passes a person-only sanction to the persons it
+    reaches (a listed firm's legal representative may not fly; the firm buys no tickets)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
@@ -97,17 +123,25 @@ class Sanction(Sourced):
     # the tickets a person under this sanction cannot buy (layout.TICKET_KINDS): each attempt
     # is blocked and counted (credsim.tickets); only restrictions block
     blocks_tickets: list[Literal["flight", "train"]] = Field(default_factory=list)
+    applies_to: list[Subject] | None = Field(default=None, min_length=1)
+
+    def subjects(self, covers: list[str]) -> list[str]:
+        """The subjects that can be under this sanction."""
+        return list(self.applies_to) if self.applies_to is not None else list(covers)
 
 
 class Recovery(Sourced):
     """Points come back after ``after_days`` without a new recorded deduction: all of them
-    (``restore = "all"``) or a number. Optional conditions on the last deduction."""
+    (``restore = "all"``) or a number. Optional conditions: on the points of the last day's
+    deductions, and on the worst (highest) offence class of every deduction since the points
+    were last whole (Code de la route L223-6: 3 years instead of 2 if ANY of the offences was of
+    class 4-5, not only the last)."""
 
     after_days: int = Field(gt=0, le=L.DAYS)
     restore: Literal["all"] | Annotated[int, Field(ge=0, le=2 * L.SCORE)]
     if_last_points_at_most: int | None = Field(default=None, ge=-L.INT32, le=L.INT32)
-    if_last_class_at_most: int | None = Field(default=None, ge=0, le=9)
-    if_last_class_at_least: int | None = Field(default=None, ge=0, le=9)
+    if_worst_class_at_most: int | None = Field(default=None, ge=0, le=9)
+    if_worst_class_at_least: int | None = Field(default=None, ge=0, le=9)
 
 
 class Dimension(Sourced):
@@ -215,6 +249,17 @@ def _list_problems(r: Regime) -> list[str]:
             p.append(f"lists[{k}].extension.min_days: {x.extension.min_days} is above max_days")
         if x.on_removal_score is not None and not s.min <= x.on_removal_score <= s.max:
             p.append(f"lists[{k}].on_removal_score: {x.on_removal_score} is outside the score bounds")
+        if x.then_list is not None and (x.then_list not in lists or x.then_list == x.name):
+            p.append(f"lists[{k}].then_list: {x.then_list!r} must be another list of this regime "
+                     f"(lists: {lists})")
+        if x.early_removal is not None:
+            if x.early_removal.after_days >= x.duration_days:
+                p.append(f"lists[{k}].early_removal.after_days: {x.early_removal.after_days} is "
+                         f"not before the end of the listing (duration_days {x.duration_days})")
+            for j, u in enumerate(x.early_removal.unless_listed_on):
+                if u not in lists:
+                    p.append(f"lists[{k}].early_removal.unless_listed_on[{j}]: {u!r} is not a list "
+                             f"(lists: {lists})")
     if len(r.lists) > 16:
         p.append(f"lists: {len(r.lists)} lists; at most 16 are supported")
     if len(r.sanctions) > 62:
@@ -230,6 +275,13 @@ def _rule_problems(r: Regime, known_acts: set[str] | None) -> list[str]:
     for k, rule in enumerate(r.rules):
         if rule.list is not None and rule.list not in lists:
             p.append(f"rules[{k}].list: {rule.list!r} is not a list of this regime (lists: {lists})")
+        if rule.extends:
+            ext = next((x.extension for x in r.lists if x.name == rule.list), None)
+            if rule.list is None:
+                p.append(f"rules[{k}].extends: the rule lists nobody (give 'list')")
+            elif rule.list in lists and (ext is None or "aggravating_act" not in ext.when):
+                p.append(f"rules[{k}].extends: list {rule.list!r} has no extension with "
+                         "when = [\"aggravating_act\", ...]")
         if rule.cap_grade is not None and rule.cap_grade not in labels:
             p.append(f"rules[{k}].cap_grade: {rule.cap_grade!r} is not a band (bands: {labels})")
         if known_acts is not None and rule.act not in known_acts:
@@ -273,6 +325,28 @@ def _sanction_problems(r: Regime) -> list[str]:
                      f"{sn.name!r} is a {sn.kind}")
         if len(set(sn.blocks_tickets)) < len(sn.blocks_tickets):
             p.append(f"sanctions[{k}].blocks_tickets: {sn.blocks_tickets} names a kind twice")
+        p += _subject_problems(k, sn, r.covers)
+    return p
+
+
+REACH_SUBJECT = {"household_children": "person", "legal_representative": "person",
+                 "represented_firms": "firm"}  # whom each kind of link passes a sanction to
+
+
+def _subject_problems(k: int, sn: Sanction, covers: list[str]) -> list[str]:
+    """A sanction passed through a link to a subject it does not apply to, or held by nobody."""
+    p: list[str] = []
+    subjects = sn.subjects(covers)
+    for j, reach in enumerate(sn.reaches):
+        to = REACH_SUBJECT.get(reach)
+        if to is not None and to not in subjects:
+            p.append(f"sanctions[{k}].reaches[{j}]: {reach!r} passes {sn.name!r} to a {to}, but it "
+                     f"applies_to only {subjects} (add {to!r} to applies_to, or drop the reach)")
+    holders = set(covers) | {REACH_SUBJECT[x] for x in sn.reaches if x in REACH_SUBJECT}
+    if sn.applies_to is not None and not holders & set(subjects):
+        p.append(f"sanctions[{k}].applies_to: {subjects} but the regime covers {covers} and "
+                 f"{sn.name!r} reaches no {' or '.join(subjects)} through a link: it never "
+                 "applies")
     return p
 
 

@@ -3,8 +3,9 @@
 An agent's record lives in arrays indexed by agent ``i``, reached by name through ``st`` (a
 ``Record``, or the engine's ``State``, which has the same fields and more): ``score``, ``lists``
 (bit mask), ``lexp``/``lrem`` (day a listing expires / is removed after performance), and ``rec``
-(columns ``layout.REC_*``: last deduction day, its points, its class, next recovery stage, a
-pending reversal). ``R`` is the regime's ``RegimeTables`` (compile.py).
+(columns ``layout.REC_*``: last deduction day, its points, the worst offence class since the
+points were last whole, next recovery stage, a pending reversal). ``R`` is the regime's
+``RegimeTables`` (compile.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from credsim import (
 from credsim.layout import (
     ACC_CAP,
     ACC_CLASS,
+    ACC_EXT,
     ACC_GAINED,
     ACC_LISTS,
     ACC_LOST,
@@ -29,6 +31,9 @@ from credsim.layout import (
     CAUSE_RECOVERY,
     CAUSE_REMOVAL,
     CAUSE_REVERSAL,
+    EXT_ACT,
+    EXT_AGAIN,
+    EXT_LISTING,
     NEVER,
     NO_SCORE,
     REC_CLS,
@@ -103,8 +108,10 @@ def next_timer(i, R, st):
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
-def fire_timers(i, day, R, st, causes):
-    """Fire every timer due on ``day``. Writes (cause, index) pairs to ``causes``; returns count."""
+def fire_timers(i, day, akey, randomize, R, st, causes):
+    """Fire every timer due on ``day``. Writes (cause, index) pairs to ``causes``; returns count.
+    A listing that runs out puts the agent on its ``then_list`` (``put_on_list``: ``akey`` and
+    ``randomize`` as there)."""
     score, lists, lexp, lrem, rec = st.score, st.lists, st.lexp, st.lrem, st.rec
     nc = 0
     L = lexp.shape[1]
@@ -137,6 +144,10 @@ def fire_timers(i, day, R, st, causes):
                     causes[nc, 0] = CAUSE_REMOVAL if removed else CAUSE_EXPIRY
                     causes[nc, 1] = l
                     nc += 1
+                nxt = R.list_then[l]
+                if not removed and nxt >= 0:
+                    put_on_list(i, nxt, day, akey, randomize,
+                                extension_condition(i, nxt, False, R, st), R, st)
     while True:
         d, r = next_recovery(i, R, st)
         if r < 0 or d > day:
@@ -156,28 +167,46 @@ def fire_timers(i, day, R, st, causes):
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
-def put_on_list(i, l, day, akey, randomize, R, st):
-    """List agent ``i`` on list ``l`` from ``day``. With ``randomize``, draw the aggravation
-    extension and the day of performance (removal) from the agent's counter-based streams."""
+def put_on_list(i, l, day, akey, randomize, cond, R, st):
+    """List agent ``i`` on list ``l`` from ``day``. ``cond``: the list's extension condition is
+    met (``extension_condition``). With ``randomize``, draw the extension (with the list's
+    probability, a whole number of days in [min, max]) and the day of performance (removal) from
+    the agent's counter-based streams. An agent listed again while listed keeps the later of
+    its current end and a full period from ``day``, plus any extension (never shorter)."""
     ext = 0
     perf = BIG
     if randomize:
-        if R.list_ext_p[l] > 0.0 and rng.uniform(akey, rng.S_EXTEND + l, day) < R.list_ext_p[l]:
+        if (cond and R.list_ext_p[l] > 0.0
+                and rng.uniform(akey, rng.S_EXTEND + l, day) < R.list_ext_p[l]):
             span = R.list_ext_max[l] - R.list_ext_min[l] + 1
             ext = R.list_ext_min[l] + int(rng.uniform(akey, rng.S_EXTEND + l, day + 100000) * span)
         if R.list_rem_rate[l] > 0.0:
             w = rng.exponential(akey, rng.S_REMOVE + l, day, R.list_rem_rate[l])
             if w < 1e8:
                 perf = day + 1 + int(w) + R.list_rem_delay[l]
-    end = day + R.list_dur[l] + ext
+    end = day + R.list_dur[l]
     bit = np.uint16(1 << l)
     if st.lists[i] & bit:
-        if end > st.lexp[i, l]:
-            st.lexp[i, l] = end
+        st.lexp[i, l] = max(st.lexp[i, l], end) + ext
     else:
         st.lists[i] |= bit
-        st.lexp[i, l] = end
+        st.lexp[i, l] = end + ext
+        if R.list_early[l] > 0:
+            perf = min(perf, day + R.list_early[l])
         st.lrem[i, l] = perf
+    for m in range(R.list_void.shape[0]):  # an incident: listings it concerns run their course
+        if (R.list_void[m] >> l) & 1 and (st.lists[i] >> m) & 1:
+            st.lrem[i, m] = BIG
+
+
+@njit(forceinline=True, _nrt=False, cache=True)
+def extension_condition(i, l, aggravated, R, st):
+    """Whether listing agent ``i`` on list ``l`` now meets the list's extension condition: any
+    listing, a listing of an agent already listed (multiple acts), or an aggravating act."""
+    when = R.list_ext_when[l]
+    return ((when & EXT_LISTING) != 0
+            or ((when & EXT_AGAIN) != 0 and (st.lists[i] >> l) & 1 != 0)
+            or ((when & EXT_ACT) != 0 and aggravated))
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
@@ -194,6 +223,7 @@ def reset_day(acc):
     acc[ACC_LISTS] = 0
     acc[ACC_CAP] = BIG
     acc[ACC_CLASS] = 0
+    acc[ACC_EXT] = 0
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
@@ -207,6 +237,7 @@ def add_act(acc, a, R):
         if R.act_class[a] > acc[ACC_CLASS]:
             acc[ACC_CLASS] = R.act_class[a]
     acc[ACC_LISTS] |= R.act_lists[a]
+    acc[ACC_EXT] |= R.act_ext[a]
     if R.act_cap[a] < acc[ACC_CAP]:
         acc[ACC_CAP] = R.act_cap[a]
 
@@ -219,25 +250,30 @@ def day_changes(acc):
 @njit(forceinline=True, _nrt=False, cache=True)
 def close_day(i, day, acc, akey, randomize, R, st):
     """Apply the day's accumulated recorded acts to agent ``i``: points gained (>= 0) and lost
-    (<= 0), lists to join, the lowest score cap and the highest offence class of deductions."""
+    (<= 0), lists to join, the lowest score cap and the highest offence class of deductions.
+    The record keeps the worst class since the points were last whole (Code de la route
+    L223-6: the longer wait applies if ANY offence since then was of a higher class)."""
     lost = acc[ACC_LOST]
+    whole = st.score[i] >= R.score_init
     s = shift_score(st.score[i], acc[ACC_GAINED], lost, acc[ACC_CAP], R)
     st.score[i] = s
     rec = st.rec
     if lost < 0 and rec.shape[1] > REC_STAGE:  # the record of deductions: recoveries need it
+        if whole or rec[i, REC_DAY] == NEVER or acc[ACC_CLASS] > rec[i, REC_CLS]:
+            rec[i, REC_CLS] = acc[ACC_CLASS]
         rec[i, REC_DAY] = day
         rec[i, REC_PTS] = -lost
-        rec[i, REC_CLS] = acc[ACC_CLASS]
         rec[i, REC_STAGE] = 0
     listmask = acc[ACC_LISTS]
     if listmask:
         for l in range(st.lexp.shape[1]):
             if (listmask >> l) & 1:
-                put_on_list(i, l, day, akey, randomize, R, st)
+                cond = extension_condition(i, l, (acc[ACC_EXT] >> l) & 1 != 0, R, st)
+                put_on_list(i, l, day, akey, randomize, cond, R, st)
     for t in range(R.thr_list.shape[0]):
         l = R.thr_list[t]
         if s <= R.thr_at_most[t] and not (st.lists[i] >> l) & 1:
-            put_on_list(i, l, day, akey, randomize, R, st)
+            put_on_list(i, l, day, akey, randomize, extension_condition(i, l, False, R, st), R, st)
 
 
 @njit(forceinline=True, _nrt=False, cache=True)

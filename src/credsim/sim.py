@@ -94,7 +94,7 @@ class Sim:
             household_size=sc.marginals_model.household_size.value,
             regime=rt,
             behaviour=compile_behaviour(cat, sc.detection.perfect, sc.errors.enabled,
-                                        mt.act_game, keep, act_sched, sched_factor),
+                                        mt.act_game * mt.act_base, keep, act_sched, sched_factor),
             mechanisms=mt,
             peer=_peer_tuple(self.regime),
             n_sanctions=len(self.regime.sanctions),

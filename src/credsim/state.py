@@ -91,10 +91,10 @@ class Outputs(NamedTuple):
 
 
 class Links(NamedTuple):
-    """Households and firms' legal representatives (``synthesis``)."""
+    """Households and firms' responsible persons (``synthesis.legal_representatives``)."""
 
     hh_start: np.ndarray  # int64[households + 1]
     hh_of: np.ndarray  # int32[persons]
-    rep: np.ndarray  # int64[firms] representative of each firm
+    rep: np.ndarray  # int64[firms, P] responsible persons of each firm, legal representative first
     rf_start: np.ndarray  # int64[persons + 1] into rf
-    rf: np.ndarray  # int64[k] the firms each person represents
+    rf: np.ndarray  # int64[k] the firms each person is responsible for

@@ -112,30 +112,45 @@ def _household_links(starts, age, hh_start, hh_of, elder):
     return nh
 
 
-def legal_representatives(seed: int, c: Community, age: np.ndarray):
-    """Each firm's legal representative: an adult person of the community (a few keyed tries).
+TRIES = 8  # keyed tries to find an adult for a firm's role
 
-    Returns (rep, rf_start, rf): rep[f] person index; the firms person p represents are
-    rf[rf_start[p]:rf_start[p + 1]].
+
+def legal_representatives(seed: int, c: Community, age: np.ndarray, per_firm: int = 1):
+    """Each firm's responsible persons: ``per_firm`` distinct adults of the community (a few
+    keyed tries each), the first its legal representative (drawn as when a firm had one).
+
+    Returns (rep, rf_start, rf): rep[f, j] the j-th responsible person of firm f (the legal
+    representative again if no other adult was found); the firms person p is responsible for
+    are rf[rf_start[p]:rf_start[p + 1]].
     """
     nf, n = c.firms, c.persons
     gids = np.arange(c.firm_offset, c.firm_offset + nf, dtype=np.int64)
-    rep = np.zeros(nf, np.int64)
+    rep = np.zeros((nf, per_firm), np.int64)
     if n == 0:
         return rep, np.zeros(1, np.int64), np.zeros(0, np.int64)
-    left = np.arange(nf)  # firms without a representative yet
-    for k in range(8):
-        cand = np.minimum((rng.uniforms(seed, gids[left], rng.S_ATTR + 5 + k, 0) * n)
-                          .astype(np.int64), n - 1)
-        ok = age[cand] > 0
-        rep[left[ok]] = cand[ok]
-        left = left[~ok]
-        if not len(left):
-            break
-    order = np.argsort(rep, kind="stable")
+    for j in range(per_firm):
+        if j:
+            rep[:, j] = rep[:, 0]
+        left = np.arange(nf)  # firms without their j-th responsible person yet
+        for k in range(TRIES):
+            stream = rng.S_ATTR + 5 + k if j == 0 else rng.S_ATTR + 5 + TRIES * j + k
+            cand = np.minimum((rng.uniforms(seed, gids[left], stream, 0) * n).astype(np.int64),
+                              n - 1)
+            ok = age[cand] > 0
+            if j:
+                ok &= ~(rep[left, :j] == cand[:, None]).any(axis=1)
+            rep[left[ok], j] = cand[ok]
+            left = left[~ok]
+            if not len(left):
+                break
+    # the firms of each person, each once (a firm's fallback repeats are one link)
+    person = rep.ravel()
+    firm = np.repeat(np.arange(nf, dtype=np.int64), per_firm)
+    pairs = np.unique(person * max(nf, 1) + firm)
+    person, firm = pairs // max(nf, 1), pairs % max(nf, 1)
     rf_start = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(rep, minlength=n), out=rf_start[1:])
-    return rep, rf_start, order.astype(np.int64)
+    np.cumsum(np.bincount(person, minlength=n), out=rf_start[1:])
+    return rep, rf_start, firm.astype(np.int64)
 
 
 class Populations:

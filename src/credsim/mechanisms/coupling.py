@@ -1,4 +1,9 @@
-"""Coupling: joint punishment through links (household children, firms' legal representatives).
+"""Coupling: joint punishment through links (household children, firms' responsible persons).
+
+A firm's responsible persons are those the SPC Provisions on Restricting High Consumption name
+for an organisation debtor (legal representative, principal responsible person, directly
+responsible persons, actual controller): ``responsible_persons`` adults per firm, the legal
+representative first. A sanction that ``reaches`` ``legal_representative`` reaches all of them.
 
 Links are applied at epoch boundaries by the engine (``kernel.couple``), which builds them only
 when a sanction reaches across one; whether the kernel needs its link code is the engine's
@@ -12,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import Field
 
 from credsim.config import Strict
 from credsim.mechanisms.base import Compiled, Mechanism, TableField
@@ -29,6 +35,7 @@ class CouplingSpec(Strict):
 
     households: bool
     legal_representatives: bool
+    responsible_persons: int = Field(ge=1, le=4)
 
 
 def compile_coupling(spec: CouplingSpec, regime: Regime, cat, rt) -> dict[str, Any]:
@@ -41,7 +48,8 @@ def compile_coupling(spec: CouplingSpec, regime: Regime, cat, rt) -> dict[str, A
         if sn.kind == "restriction":
             restrict |= 1 << k
     return {**{name: np.uint64(m) for name, m in masks.items()}, "restrict_mask": np.uint64(restrict),
-            "households": spec.households, "legal_reps": spec.legal_representatives}
+            "households": spec.households, "legal_reps": spec.legal_representatives,
+            "responsible_persons": spec.responsible_persons}
 
 
 def uses(spec: Compiled) -> int:
@@ -65,7 +73,8 @@ MECHANISM = Mechanism(
         TableField("reach_firms", int, "sanction mask of persons reaching the firms they represent"),
         TableField("restrict_mask", int, "sanctions of kind restriction"),
         TableField("households", bool, "links to household children on"),
-        TableField("legal_reps", bool, "links between firms and legal representatives on"),
+        TableField("legal_reps", bool, "links between firms and their responsible persons on"),
+        TableField("responsible_persons", int, "responsible persons per firm (legal rep. first)"),
     ),
     compile=compile_coupling,
     derived={"coupled": coupled},
