@@ -133,7 +133,9 @@ def test_court_list_flows_entries_and_persons_restricted():
     bd = _balance(res)
     d = res.daily
     firm = d.group.astype(str) == "firm"
-    assert d.loc[firm, "sanction_no_flights"].sum() > 0
+    # no flights is a person-only ban (audit): never on firms, passed to their responsible persons
+    assert d.loc[firm, "sanction_no_flights"].sum() == 0
+    assert d.loc[~firm, "link_sanction_no_flights"].sum() > 0
     assert d.loc[firm, ["tickets_blocked_flight", "tickets_blocked_train"]].to_numpy().sum() == 0
     assert bd.tickets_blocked_flight.sum() > 0 and bd.tickets_blocked_train.sum() > 0
     # entries: a stock rises by at most its entries
