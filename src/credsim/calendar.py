@@ -23,19 +23,16 @@ with the paths that can be scheduled.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from credsim import limits as L
 from credsim import overrides
+from credsim.behaviour import Catalogue
 from credsim.config import Strict
 from credsim.provenance import Sourced
-
-if TYPE_CHECKING:  # pragma: no cover
-    from credsim.behaviour import Catalogue
-    from credsim.scenario import Scenario
 
 SCHEDULABLE = ("catalogue.acts[NAME].rate_per_year", "behaviour.acts.NAME.rate_per_year")
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
@@ -132,7 +129,7 @@ def _act_of(path: overrides.Path_, acts: list[str]) -> str | None:
     return None
 
 
-def schedule_problems(sc: Scenario) -> list[str]:
+def schedule_problems(sc: Any) -> list[str]:  # a scenario.Scenario (which imports this module)
     """Everything wrong with a scenario's calendar and schedules, as ``key: message`` lines."""
     if not sc.schedule:
         return []
@@ -169,7 +166,7 @@ def schedule_problems(sc: Scenario) -> list[str]:
     return out
 
 
-def act_rates(sc: Scenario, cat: Catalogue) -> dict[int, np.ndarray]:
+def act_rates(sc: Any, cat: Catalogue) -> dict[int, np.ndarray]:
     """Each scheduled act's rate per year on every simulated day (burn-in first): the
     catalogue's rate before the first step, each step's value from its date on."""
     if not sc.schedule:
@@ -188,7 +185,7 @@ def act_rates(sc: Scenario, cat: Catalogue) -> dict[int, np.ndarray]:
     return out
 
 
-def thinning(sc: Scenario, cat: Catalogue) -> tuple[Catalogue, np.ndarray, np.ndarray]:
+def thinning(sc: Any, cat: Catalogue) -> tuple[Catalogue, np.ndarray, np.ndarray]:
     """The catalogue with each scheduled act at its highest rate, and the kernel's thinning
     table: ``act_sched[a]`` (-1: not scheduled) the row of act a in ``factor[row, day]`` =
     rate(day) / highest rate."""
