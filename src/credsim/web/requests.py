@@ -15,7 +15,7 @@ import json
 import tempfile
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ class RunSpec:
     overrides: dict[str, Any]
     source: str
     upload_name: str = "upload.toml"  # what errors call the uploaded file (never a path)
+    baseline: bool = False  # the chilling index is measured: a second run without chilling
 
 
 def parse(body: dict[str, Any]) -> RunIn:
@@ -207,11 +208,12 @@ def plan(body: dict[str, Any], limits: ServeLimits) -> tuple[RunIn, list[RunSpec
                                                for k in bad]})
         spec = RunSpec(sc, kind, text, expand(arm.set, allowed), f"arms[{i}] ({arm.label})", name)
         try:
-            with scenario_of(spec):
-                pass
+            with scenario_of(spec) as armed:
+                chilled = armed.response.chilling > 0
         except ConfigError as exc:
             raise RequestError({f"arms[{i}]": exc.problems}) from None
-        specs.append(spec)
+        # (as Sim.run: the rerun without chilling only when there is chilling to measure)
+        specs.append(replace(spec, baseline=bool(req.chilling) and chilled))
     return req, specs, controls
 
 
