@@ -40,7 +40,7 @@ class Job:
     req: RunIn
     specs: list[RunSpec]
     controls: dict[str, Any]
-    tasks: list[tuple[int, int, str]]  # (arm, seed, "run" or "baseline") of each run
+    tasks: list[tuple[int, int]]  # (arm, seed) of each run
     state: str = "queued"  # queued, running, done, failed
     error: str | None = None
     created: float = field(default_factory=time.monotonic)
@@ -146,8 +146,7 @@ class JobQueue:
                 raise QueueFull(f"the server is busy: {active} requests are queued or running "
                                 f"(at most {self.limits.max_queue}); try again in a moment")
             seeds = [req.seed + k for k in range(req.seeds)]
-            tasks = [(a, s, part) for a, spec in enumerate(specs) for s in seeds
-                     for part in (("run", "baseline") if spec.baseline else ("run",))]
+            tasks = [(a, s) for a in range(len(specs)) for s in seeds]
             job = Job(f"{next(self._ids)}-{uuid.uuid4().hex[:8]}", key, req, specs, controls, tasks)
             self._remember(job)
             return job, False
@@ -200,11 +199,11 @@ class JobQueue:
                 return
             ti = job.next_task
             job.next_task += 1
-            arm, seed, part = job.tasks[ti]
+            arm, seed = job.tasks[ti]
             if job.started is None:
                 job.started, job.state = time.monotonic(), "running"
             w.busy = (job.id, ti)
-            w.conn.send(((job.id, ti), job.specs[arm], seed, part, self._threads()))
+            w.conn.send(((job.id, ti), job.specs[arm], seed, self._threads()))
 
     def _threads(self) -> int:
         """Threads for the run just assigned: every core when it is the only run going and
@@ -241,11 +240,10 @@ class JobQueue:
             self._fail(job, payload)
 
     def _finish(self, job: Job) -> None:
-        from credsim.web.views import Finished, build_views, with_chilling
+        from credsim.web.views import Finished, build_views
 
         try:
-            tasks, results = with_chilling(job.tasks, job.results)
-            job.views = build_views(Finished(job.req, job.controls, tasks, results))
+            job.views = build_views(Finished(job.req, job.controls, job.tasks, job.results))
         except Exception as exc:  # shown to the page rather than lost in the dispatcher
             self._fail(job, f"building the views failed ({type(exc).__name__}: {exc})")
             return

@@ -15,7 +15,7 @@ import json
 import tempfile
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,6 @@ class RunSpec:
     overrides: dict[str, Any]
     source: str
     upload_name: str = "upload.toml"  # what errors call the uploaded file (never a path)
-    baseline: bool = False  # the chilling index is measured: a second run without chilling
 
 
 def parse(body: dict[str, Any]) -> RunIn:
@@ -208,12 +207,11 @@ def plan(body: dict[str, Any], limits: ServeLimits) -> tuple[RunIn, list[RunSpec
                                                for k in bad]})
         spec = RunSpec(sc, kind, text, expand(arm.set, allowed), f"arms[{i}] ({arm.label})", name)
         try:
-            with scenario_of(spec) as armed:
-                chilled = armed.response.chilling > 0
+            with scenario_of(spec):
+                pass
         except ConfigError as exc:
             raise RequestError({f"arms[{i}]": exc.problems}) from None
-        # (as Sim.run: the rerun without chilling only when there is chilling to measure)
-        specs.append(replace(spec, baseline=bool(req.chilling) and chilled))
+        specs.append(spec)
     return req, specs, controls
 
 

@@ -89,32 +89,6 @@ def _paired(job: Finished, a: int, b: int, get) -> np.ndarray:
                      for s in seeds])
 
 
-def with_chilling(tasks: list[tuple[int, int, str]],
-                  results: dict[int, dict[str, Any]]) -> tuple[list[tuple[int, int]], dict[int, dict]]:
-    """The main runs, (arm, seed) each, their rows given the chilling index against their run
-    without chilling where there is one (``harms.chilling_index``, as ``Sim.run`` gives it)."""
-    from types import SimpleNamespace
-
-    from credsim import harms
-
-    def view(r: dict[str, Any]) -> SimpleNamespace:
-        acts = pd.DataFrame({"act": list(r["acts_true"]), "true": list(r["acts_true"].values())})
-        return SimpleNamespace(acts=acts, meta=r["meta"])
-
-    base = {(a, s): i for i, (a, s, part) in enumerate(tasks) if part == "baseline"}
-    out_tasks, out = [], {}
-    for i, (a, s, part) in enumerate(tasks):
-        if part != "run":
-            continue
-        r = results[i]
-        if (a, s) in base:
-            ratio = harms.chilling_index(view(r), view(results[base[(a, s)]]))["scored_lawful_acts_ratio"]
-            r = {**r, "row": {**r["row"], "chilling_ratio": math.nan if ratio is None else ratio}}
-        out[len(out_tasks)] = r
-        out_tasks.append((a, s))
-    return out_tasks, out
-
-
 def build_views(job: Finished) -> Views:
     c = job.controls
     arms = [a.label for a in job.req.arms]

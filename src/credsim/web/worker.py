@@ -12,32 +12,27 @@ import numpy as np
 from credsim.web.requests import RunSpec, scenario_of
 
 
-def run_one(spec: RunSpec, seed: int, part: str = "run", on_progress=None) -> dict[str, Any]:
-    """One arm on one seed: its run-table row, national daily series (as arrays) and what the
-    chilling index needs (true acts by act). ``part="baseline"`` is the same run with chilling
-    off, as ``Sim.run`` makes for ``output.chilling_baseline`` (here a run of its own, so the
-    two go to two workers at once). ``on_progress(fraction)`` is called as communities finish."""
+def run_one(spec: RunSpec, seed: int, on_progress=None) -> dict[str, Any]:
+    """One arm on one seed: its run-table row and national daily series (as arrays).
+    ``on_progress(fraction)`` is called as communities finish."""
     from credsim.experiment.metrics import daily_series, run_row
     from credsim.sim import Sim
 
     with scenario_of(spec) as sc:
-        sc = sc.model_copy(update={"seed": seed, "output": sc.output.model_copy(
-            update={"chilling_baseline": False})})
-        if part == "baseline":
-            sc = sc.with_changes({"response": {"chilling": 0.0}})
+        sc = sc.model_copy(update={"seed": seed})
+        passes = 2 if sc.output.chilling_baseline and sc.response.chilling > 0 else 1
+        calls = [0]
 
         def counted(done: int, total: int) -> None:
+            calls[0] += 1
             if on_progress is not None:
-                on_progress(min(1.0, done / total))
+                on_progress(min(1.0, calls[0] / (total * passes)))
 
         res = Sim(sc).run(progress=False, workers=1, by_province=False, on_community=counted)
         daily = daily_series(res)
         wall = float(res.meta.get("performance", {}).get("wall_seconds", 0.0))
-        acts = res.acts.groupby("act", observed=True)["true"].sum()
         return {"row": run_row(res.summary),
                 "daily": {c: np.asarray(daily[c].to_numpy()) for c in daily.columns},
-                "acts_true": {str(k): int(v) for k, v in acts.items()},
-                "meta": {k: list(res.meta.get(k, [])) for k in ("lawful_acts", "chilled_acts")},
                 "wall_seconds": wall}
 
 
@@ -53,7 +48,7 @@ def warm(index: int) -> None:
 
 
 def main(index: int, conn: Any, threads: int, parent: int) -> None:
-    """The worker's loop: ``(key, spec, seed, part, threads)`` in, ``("progress" | "done" | "error",
+    """The worker's loop: ``(key, spec, seed, threads)`` in, ``("progress" | "done" | "error",
     key, ...)`` out."""
     import numba
 
@@ -70,14 +65,14 @@ def main(index: int, conn: Any, threads: int, parent: int) -> None:
         msg = conn.recv()
         if msg is None:
             return
-        key, spec, seed, part, threads = msg
+        key, spec, seed, threads = msg
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
         def progress(fraction: float, key=key) -> None:
             conn.send(("progress", key, fraction))
 
         try:
-            conn.send(("done", key, run_one(spec, seed, part, progress)))
+            conn.send(("done", key, run_one(spec, seed, progress)))
         except ConfigError as exc:
             conn.send(("error", key, str(exc)))
         except Exception as exc:  # reported to the page; the worker lives on
