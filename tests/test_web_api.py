@@ -293,3 +293,15 @@ def test_a_worker_killed_mid_run_fails_its_request_and_is_replaced():
         later = c.post("/api/runs", json=body(seed=9))
         assert later.status_code == 202 and wait_done(c, later.json()["id"])["state"] == "done"
         assert c.get("/api/status").json()["stats"]["workers_replaced"] == 1
+
+
+def test_chilling_index_only_for_arms_with_chilling(client):
+    r = client.post("/api/runs", json=body(seed=31, arms=[{"label": "A"},
+                                                        {"label": "none", "set": {"response.chilling": 0}}]))
+    res = client.get(f"/api/jobs/{wait_done(client, r.json()['id'])['id']}/result").json()
+    ratio = {h["arm"]: h["median"] for h in res["views"]["harms"] if h["metric"] == "chilling_ratio"}
+    row, _ = python_api(PERSONS, DAYS, 31)
+    assert ratio["A"] == pytest.approx(row["chilling_ratio"]) and ratio["A"] < 1
+    assert ratio["none"] is None  # as Sim.run: no chilling, no rerun, no index
+    off = run(client, body(seed=31, chilling=False))
+    assert [h["median"] for h in off["views"]["harms"] if h["metric"] == "chilling_ratio"] == [None]
