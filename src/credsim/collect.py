@@ -151,7 +151,6 @@ def run_meta(scenario: Scenario, regime: Regime, catalogue: Catalogue, plan: Pop
         "ticket_rates_per_year": {k: getattr(scenario.tickets, k).rate_per_year
                                   for k in TICKET_KINDS},
         "ticket_dispersion": scenario.tickets.dispersion.shape,
-        "burn_in_days": scenario.burn_in_days,
         "groups": GROUPS,
         "provinces": plan.provinces if by_province else [NATIONAL],
         "regions": plan.regions if by_province else [NATIONAL],
