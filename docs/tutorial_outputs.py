@@ -27,7 +27,9 @@ run from the repository's root: ``| head -n 20`` keeps the first lines. Variants
   Ctrl-C typed part way); the one kind of ``$`` block left as written.
 
 ``--check`` rewrites nothing and exits 1 if any block differs; ``--only TEXT`` runs the markers
-containing TEXT (and every file marker). ``tests/test_newcomer.py`` checks that every ``$``
+containing TEXT (and every file marker); ``--chapter N`` (repeatable) runs the markers of chapter
+N (``## N. ...``) and every file marker: a chapter whose commands read an earlier chapter's run
+needs that chapter too (``--chapter 12 --chapter 13``). ``tests/test_newcomer.py`` checks that every ``$``
 block is marked, and runs the cheap markers (no simulation) with ``--check``'s comparison.
 """
 
@@ -190,17 +192,39 @@ def regenerate(text: str, want: Callable[[Marker], bool] = lambda m: True,
     return "\n".join(lines) + "\n", stale
 
 
+def chapters(text: str) -> dict[int, tuple[int, int]]:
+    """The 0-based line span [first, next heading) of each numbered chapter (``## N. Title``)."""
+    lines = text.splitlines()
+    heads = [(i, x) for i, x in enumerate(lines) if x.startswith("## ")]
+    spans = {}
+    for k, (i, x) in enumerate(heads):
+        num = re.match(r"## (\d+)\.", x)
+        if num:
+            spans[int(num.group(1))] = (i, heads[k + 1][0] if k + 1 < len(heads) else len(lines))
+    return spans
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="Rewrite nothing; exit 1 if stale.")
     ap.add_argument("--only", default=None, help="Run only the markers containing this text.")
+    ap.add_argument("--chapter", type=int, action="append", default=[],
+                    help="Run only the markers of chapter N (repeatable).")
     a = ap.parse_args()
     text = TUTORIAL.read_text(encoding="utf-8")
     missing = unmarked(text)
     if missing:
         sys.exit(f"tutorial.md: lines {missing}: a block showing a command has no marker")
-    new, stale = regenerate(text, lambda m: not a.only or a.only in m.cmd,
-                            lambda s: print(s, file=sys.stderr, flush=True))
+    spans = chapters(text)
+    unknown = [n for n in a.chapter if n not in spans]
+    if unknown:
+        sys.exit(f"tutorial.md: no chapter {unknown} (chapters: {sorted(spans)})")
+
+    def want(m: Marker) -> bool:
+        in_chapter = not a.chapter or any(spans[n][0] < m.line < spans[n][1] for n in a.chapter)
+        return in_chapter and (not a.only or a.only in m.cmd)
+
+    new, stale = regenerate(text, want, lambda s: print(s, file=sys.stderr, flush=True))
     if a.check:
         for cmd in stale:
             print(f"stale: {cmd}")

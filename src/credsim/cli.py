@@ -500,4 +500,4 @@ def serve(host, port, **caps):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    main(prog_name="credsim")  # python -m credsim.cli: its usage lines say credsim, as the script's
