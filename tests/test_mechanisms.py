@@ -147,10 +147,10 @@ def test_firm_listing_bans_its_legal_representative_until_lifted():
 
     # the fields couple reads, by name (Numba types a named tuple by its fields)
     Reg = namedtuple("Reg", "band_min grade_sanc list_sanc covers_person covers_firm score_min grade_lut "
-                     "ticket_block ticket_shape held")
+                     "ticket_block ticket_any ticket_shape held")
     Mech = namedtuple("Mech", "households reach_children reach_rep reach_firms restrict_mask")
     R = Reg(band_min, grade_sanc, list_sanc, True, True, 0, grade_table(band_min, 0, 100),
-            np.zeros(2, np.uint64), 0.0,
+            np.zeros(2, np.uint64), np.uint64(0), 0.0,
             np.full(2, 2**64 - 1, np.uint64))  # persons and firms can be under every sanction
     X = Mech(True, np.uint64(1), np.uint64(1), np.uint64(0), np.uint64(1))
     e8 = np.zeros(0, np.uint8)

@@ -55,6 +55,7 @@ class RegimeTables(NamedTuple):
     rec_cls_min: np.ndarray  # int32[R]
     grade_lut: np.ndarray  # int16[score_max - score_min + 1]: grade of each score (no band search)
     ticket_block: np.ndarray  # uint64[T]: the sanctions that block each of layout.TICKET_KINDS
+    ticket_any: np.uint64  # every sanction that blocks some ticket kind (the OR of ticket_block)
     ticket_shape: float  # shape of the persons' gamma ticket multipliers (0: all 1; credsim.tickets)
 
 
@@ -129,6 +130,7 @@ def compile_regime(regime: Regime, act_names: list[str], ticket_shape: float = 0
         ),
         grade_lut=grade_table(band_min, regime.score.min, regime.score.max),
         ticket_block=ticket_blocks(regime),
+        ticket_any=np.bitwise_or.reduce(ticket_blocks(regime)),
         ticket_shape=float(ticket_shape),
     )
 

@@ -151,19 +151,26 @@ def _ticket_mult(akey, shape):
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
-def _tickets(diff, cell, g, sanc, held, sign, ms, sm):
-    """A person's attempt multiplier added (sign +1) to or removed from each ticket kind that
-    ``sanc`` blocks and ``held`` does not (firms buy no tickets)."""
-    tid, od, grp, akey, _ = cell
-    tb = sm[1]
-    if grp == FIRM_GROUP:
+def _tickets(diff, cell, g, sanc, held, sign, ms, sm, tm):
+    """A person's attempt multiplier ``tm`` (``_ticket_mult``, drawn once by the caller) added
+    (sign +1) to or removed from each ticket kind that ``sanc`` blocks and ``held`` does not
+    (firms buy no tickets). One test when no blocking sanction is in ``sanc``: the usual case."""
+    tid, od, grp, _, _ = cell
+    if grp == FIRM_GROUP or not (sanc & ~held & sm[3]):
         return
-    m = np.int64(-1)
+    tb = sm[1]
     for k in range(tb.shape[0]):
         if (sanc & tb[k]) and not (held & tb[k]):
-            if m < 0:
-                m = _ticket_mult(akey, sm[2])
-            diff[tid, od, grp, g, ms.tickets + k] += sign * m
+            diff[tid, od, grp, g, ms.tickets + k] += sign * tm
+
+
+@njit(forceinline=True, _nrt=False, cache=True)
+def _ticket_mult_if(cell, sanc, sm):
+    """The person's ticket multiplier when ``sanc`` holds a ticket-blocking sanction, else 0
+    (unused): drawn once per change of standing, not once per ticket kind and side."""
+    if cell[2] == FIRM_GROUP or not (sanc & sm[3]):
+        return np.int64(0)
+    return _ticket_mult(cell[3], sm[2])
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
@@ -216,12 +223,13 @@ def _list_flows(diff, cell, g, l0, l1, gone, lever, i, ms):
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
-def _emit(diff, cell, sd, score, lists, lfalse, sign, scored, ms, sm):
+def _emit(diff, cell, sd, score, lists, lfalse, sign, scored, ms, sm, tm):
     """Add (sign +1) or remove (-1) one agent's contribution to a day's cell (thread, output
     day, group, the agent's key, whether flows count that day) at its grade: persons, score sum,
     under a restriction, under a false one, then per sanction (in force, false, through a link
     only), per list (listed, falsely listed) and per ticket kind blocked (``_tickets``).
-    ``sm`` = (restrictions, the sanctions blocking each ticket kind, the multipliers' shape)."""
+    ``sm`` = (restrictions, the sanctions blocking each ticket kind, the multipliers' shape,
+    every ticket-blocking sanction); ``tm``: the agent's ticket multiplier (``_ticket_mult_if``)."""
     tid, od, grp, _, _ = cell
     restrict = sm[0]
     g, sanc, fsanc, spill_only = sd
@@ -244,17 +252,17 @@ def _emit(diff, cell, sd, score, lists, lfalse, sign, scored, ms, sm):
                 diff[tid, od, grp, g, k] += sign
             bits >>= _ONE
             k += 1
-    _tickets(diff, cell, g, sanc, _ZERO, sign, ms, sm)
+    _tickets(diff, cell, g, sanc, _ZERO, sign, ms, sm, tm)
 
 
 @njit(forceinline=True, _nrt=False, cache=True)
-def _emit_link(diff, cell, sd, sign, ms, sm):
+def _emit_link(diff, cell, sd, sign, ms, sm, tm):
     """What links add to one agent's contribution: ``_emit`` of its standing less the same
     without the sanctions held only through a link (in force, through a link only, tickets)."""
     tid, od, grp, _, _ = cell
     restrict = sm[0]
     g, sanc, _, spill_only = sd
-    _tickets(diff, cell, g, sanc, sanc & ~spill_only, sign, ms, sm)
+    _tickets(diff, cell, g, sanc, sanc & ~spill_only, sign, ms, sm, tm)
     if (sanc & restrict) and not (sanc & ~spill_only & restrict):
         diff[tid, od, grp, g, M_RESTRICTED] += sign
     bits = spill_only
@@ -278,13 +286,15 @@ def _transition(diff, cell, mode, old, new, scored, ms, sm):
     if (l1 != l0 or sd1[0] != sd0[0] or sd1[1] != sd0[1] or sd1[2] != sd0[2] or sd1[3] != sd0[3]
             or lf1 != lf0):
         if mode == COUNT_FULL:
-            _emit(diff, cell, sd0, s0, l0, lf0, -1, scored, ms, sm)
-            _emit(diff, cell, sd1, s1, l1, lf1, 1, scored, ms, sm)
+            tm = _ticket_mult_if(cell, sd0[1] | sd1[1], sm)
+            _emit(diff, cell, sd0, s0, l0, lf0, -1, scored, ms, sm, tm)
+            _emit(diff, cell, sd1, s1, l1, lf1, 1, scored, ms, sm, tm)
             if cell[4]:
                 _entries(diff, cell, sd1[0], sd0[1], sd1[1], 1, ms)
         elif mode == COUNT_LINKS and (sd0[3] or sd1[3]):
-            _emit_link(diff, cell, sd0, -1, ms, sm)
-            _emit_link(diff, cell, sd1, 1, ms, sm)
+            tm = _ticket_mult_if(cell, sd0[1] | sd1[1], sm)
+            _emit_link(diff, cell, sd0, -1, ms, sm, tm)
+            _emit_link(diff, cell, sd1, 1, ms, sm, tm)
             if cell[4]:
                 _entries(diff, cell, sd1[0], sd0[1], sd1[1], 1, ms)
                 _entries(diff, cell, sd1[0], sd0[1] & ~sd0[3], sd1[1] & ~sd1[3], -1, ms)
@@ -302,11 +312,8 @@ def _mark(flags, i, K, sd, spill, sm, was, counted):
     day, so sanctions it ends were in force on a counted day (``F_TRAVEL``, see ``tally``)."""
     restrict = sm[0]
     g, sanc, fsanc, _ = sd
-    if counted and was & ~sanc:
-        tb = sm[1]
-        for k in range(tb.shape[0]):
-            if was & tb[k]:
-                flags[i] |= F_TRAVEL
+    if counted and (was & sm[3]) and (was & ~sanc):
+        flags[i] |= F_TRAVEL
     if g == K - 1:
         flags[i] |= F_LOWEST
     elif flags[i] & F_LOWEST:
@@ -609,7 +616,7 @@ def _start(me, first, tables, agents, st, log, out, wbuf):
     s_i, l_i, watched, burn, logging = first
     R, B, X, ms = tables
     K = R.band_min.shape[0]
-    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
+    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape, R.ticket_any)  # _emit
     inv_lam = 0.0
     cur = _standing(R, covered, R.held[subj], s_i, s_i, l_i, np.uint16(0), _ZERO)
     if logging:  # what its record passes on through links (unmasked: ``_own_record``)
@@ -624,7 +631,8 @@ def _start(me, first, tables, agents, st, log, out, wbuf):
         t = rng.standard_exponential(akey, rng.S_WAIT, 0) * inv_lam
     if mode == COUNT_FULL:
         cell = (tid, 0, grp, akey, burn == 0)
-        _emit(out.diff, cell, cur, s_i, l_i, np.uint16(0), 1, covered, ms, sm)
+        _emit(out.diff, cell, cur, s_i, l_i, np.uint16(0), 1, covered, ms, sm,
+              _ticket_mult_if(cell, cur[1], sm))
         if burn == 0:  # day 0 counted: what the agent starts with it enters
             _entries(out.diff, cell, cur[0], _ZERO, cur[1], 1, ms)
     _mark(st.flags, i, K, cur, _ZERO, sm, _ZERO, False)
@@ -644,7 +652,7 @@ def _link_change(me, change, cur, tables, st, out, strue):
     i, akey, grp, subj, acting, covered, urban, female, is_elder, mode, pid, tid, slot = me
     day, burn, new, before, have = change
     R, B, X, ms = tables
-    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
+    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape, R.ticket_any)  # _emit
     if not have:
         cur = _standing(R, covered, R.held[subj], st.score[i], strue[i], st.lists[i], st.lfalse[i],
                         before)
@@ -701,7 +709,7 @@ def _visit_agent(fx, i, ii, where, md, span, tables, agents, visit, io, scr):
     d0, d1, burn = span.d0, span.d1, span.burn
     K = R.band_min.shape[0]
     reach = np.uint64(X.reach_children | X.reach_rep | X.reach_firms)
-    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
+    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape, R.ticket_any)  # _emit
     strue = st.strue if f_false else st.score  # without false records the two never differ
     # who the agent is
     is_firm = i >= span.n_persons
@@ -1001,7 +1009,7 @@ def couple(span, todo, rstate, R, X, ms, agents, links, st, out, legal_reps):
     households = X.households
     K = R.band_min.shape[0]
     cell_day = max(day - span.burn, 0)
-    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
+    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape, R.ticket_any)  # _emit
     cand = np.empty(MAX_TARGETS, np.int64)
     for q in range(todo.shape[0]):
         i = todo[q]

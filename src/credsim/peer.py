@@ -65,7 +65,7 @@ def _rate_blocks(tid, work, span, rating, R, X, ms, agents, st, out):
     raters = raters_all[tid]
     stars = stars_all[tid]
     day, n_persons = span.d0, span.n_persons
-    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape)  # see _emit
+    sm = (np.uint64(X.restrict_mask), R.ticket_block, R.ticket_shape, R.ticket_any)  # _emit
     K = R.band_min.shape[0]
     od = max(day - span.burn, 0)
     block = (n_persons + span.n_blocks - 1) // span.n_blocks
