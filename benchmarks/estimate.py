@@ -6,11 +6,13 @@
 Runs whole ``credsim run`` commands (warm Numba cache), samples the resident memory of the
 command's process tree (parent and workers, summed) every 50 ms, and prints each run's estimate
 (``credsim.estimate``) beside the measured peak and wall time, with their ratios. ``--fit``
-solves for the fixed costs (the processor time of start-up and of each worker's start; the
-parent's and each worker's base memory and the tables' factor) by non-negative least squares on
-the FIT runs' terms (``estimate.terms``) and their processor time, which unlike wall time does
-not move with the machine's load; the costs per agent-day and per event stay as measured on the
-whole nation (README, Performance). The constants
+solves for the fixed costs (the parent's and each worker's base memory and the tables' factor;
+the processor time of an agent's stop at an epoch boundary, of a community's boundary, of an
+agent's peer ratings and of a table value) by non-negative least squares on the FIT runs' terms
+(``estimate.terms``) and their processor time, which unlike wall time does not move with the
+machine's load; start-up's processor time (START_CPU, WORKER_CPU) and the costs per agent-day
+and per event stay as measured before (README, Performance). ``--measured FILE`` keeps the
+measured figures by run and reuses them (refit or recheck without running again). The constants
 in ``credsim/estimate.py`` come from ``--fit``; the check runs scenarios and sizes that the fit
 never saw, and exits 1 when an estimate is off by more than a factor of 2. docs/reference.md
 ("Resource estimate") has the figures.
@@ -35,13 +37,27 @@ FIT = [  # the constants are fitted on these
     ("demo 300k", ["scenarios/demo.toml", "--set", "population.persons=300000"]),
     ("demo 3M", ["scenarios/demo.toml", "--set", "population.persons=3000000"]),
     ("sesame, 1 worker", ["scenarios/sesame.toml", "--workers", "1"]),
+    # the epochs' costs: nosedive's peers rate each other at every 7-day boundary (here also
+    # every 2 days); court-blacklist's links stop every agent each 7 days (here also each 14),
+    # at a third of the held-out run's size
+    ("nosedive 300k, 2-day epochs", ["scenarios/nosedive.toml", "--set", "population.persons=300000",
+                                     "--set", "epoch_days=2"]),
+    ("court-blacklist 0.01%, 14-day epochs", ["scenarios/court-blacklist.toml", "--set",
+                                              "population.scale=0.0001", "--set", "epoch_days=14"]),
+    ("court-blacklist 0.01%", ["scenarios/court-blacklist.toml", "--set", "population.scale=0.0001"]),
 ]
 HELD_OUT = [  # and checked on these: other scenarios, other sizes
     ("rongcheng", ["scenarios/rongcheng.toml"]),
-    ("court-blacklist", ["scenarios/court-blacklist.toml"]),
+    # the shipped scenario (4,475 days, 640 weekly epochs) at 0.03% of the nation: under 2 min
+    ("court-blacklist 0.03%", ["scenarios/court-blacklist.toml", "--set", "population.scale=0.0003"]),
     ("permis-a-points", ["scenarios/permis-a-points.toml"]),
     ("demo 1M", ["scenarios/demo.toml", "--set", "population.persons=1000000"]),
 ]
+# the processor time of start-up and of a worker's start stay as an earlier session fitted them
+# on the first six FIT runs: with the cost per table value free as well they trade off against
+# it (a fit of all at once gave 0.2 s of start-up, which no Python process with NumPy and Numba
+# has, and rongcheng, one province, at x0.34)
+START_CPU, WORKER_CPU = 3.8, 1.4
 FACTOR = 2.0  # the estimate's promise: within a factor of 2 of the measured peak and time
 
 
@@ -115,22 +131,29 @@ def fit(rows: list[tuple]) -> dict[str, float]:
 
     from credsim import estimate as E
 
-    # processor time = start + worker starts + runs * (agent-days, events, communities, cells)
+    # processor time = start + worker starts + runs * (agent-days, events, communities, cells,
+    # agents' epoch stops, communities' epoch boundaries)
     A, y = [], []
     for t, _peak, cpu in rows:
-        known = t.runs * ((t.agent_days * E.NS_PER_AGENT_DAY + t.events * E.NS_PER_EVENT) * 1e-9
-                          + t.communities * E.COMMUNITY_SECONDS + t.cells * E.NS_PER_TABLE_CELL * 1e-9)
-        A.append([1.0, t.workers * (t.workers > 1)])
+        known = (t.runs * ((t.agent_days * E.NS_PER_AGENT_DAY + t.events * E.NS_PER_EVENT) * 1e-9
+                           + t.communities * E.COMMUNITY_SECONDS)
+                 + START_CPU + WORKER_CPU * t.workers * (t.workers > 1))
+        A.append([t.runs * t.epoch_passes * 1e-9, t.runs * t.community_epochs,
+                  t.runs * t.peer_passes * 1e-9, t.runs * t.cells * 1e-9])
         y.append(cpu - known)
-    (start, worker), _ = nnls(np.array(A), np.array(y))
-    # memory: peak = parent base + reduction * (1 + tables) + workers * (worker base + community)
+    (ns_epoch, epoch_s, ns_peer, ns_value), _ = nnls(np.array(A), np.array(y))
+    start, worker = START_CPU, WORKER_CPU
+    # memory: peak = parent base + reduction + tables factor * tables
+    #                + workers * (worker base + community)
     M, z = [], []
     for t, peak, _cpu in rows:
-        M.append([1.0, t.workers * (t.workers > 1), t.reduction_mb])
-        z.append(peak - t.workers * t.community_mb)
-    (base, worker_mb, red), _ = nnls(np.array(M), np.array(z))
+        M.append([1.0, t.workers * (t.workers > 1), t.tables_mb])
+        z.append(peak - t.workers * t.community_mb - t.reduction_mb)
+    (base, worker_mb, tables), _ = nnls(np.array(M), np.array(z))
     return {"CPU_START_SECONDS": start, "WORKER_START_CPU_SECONDS": worker,
-            "PARENT_BASE_MB": base, "WORKER_BASE_MB": worker_mb, "TABLES_FACTOR": max(0.0, red - 1.0)}
+            "NS_PER_AGENT_EPOCH": ns_epoch, "EPOCH_SECONDS": epoch_s, "NS_PER_PEER_AGENT": ns_peer,
+            "NS_PER_TABLE_VALUE": ns_value,
+            "PARENT_BASE_MB": base, "WORKER_BASE_MB": worker_mb, "TABLES_FACTOR": tables}
 
 
 def _workers(args: list[str]) -> int | None:
@@ -143,7 +166,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit", action="store_true", help="measure the FIT runs and fit the constants")
     ap.add_argument("--only", nargs="*", help="run labels to measure (default: all)")
+    ap.add_argument("--measured", type=Path, help="a JSON file of measured runs: the runs it holds "
+                    "(by label and arguments) are not run again, the others are added to it")
     a = ap.parse_args()
+    kept = (json.loads(a.measured.read_text(encoding="utf-8"))
+            if a.measured and a.measured.exists() else {})
     runs = FIT if a.fit else HELD_OUT
     print(f"{'fitted on' if a.fit else 'held out'}:")
     print("| run | agents | events est. / run | peak MB est. / measured | processor s est. / measured "
@@ -156,7 +183,12 @@ def main() -> int:
             continue
         sim = _sim(args)
         est, t = estimate(sim, _workers(args)), terms(sim, _workers(args))
-        peak, wall, events, cpu, load = measure(args)
+        key = f"{label}: {' '.join(args)}"
+        if key not in kept:
+            kept[key] = measure(args)
+            if a.measured:
+                a.measured.write_text(json.dumps(kept, indent=1), encoding="utf-8")
+        peak, wall, events, cpu, load = kept[key]
         rows.append((t, peak, cpu))
         rp, rc, rw = est.peak_mb / peak, cpu_seconds(t) / cpu, est.seconds / wall
         # wall time is checked only on a quiet machine: under load it measures the other jobs

@@ -178,19 +178,29 @@ class LinkPlan:
         return not self.replay
 
 
+def link_mode(spec: EngineSpec) -> tuple[bool, bool, bool, bool]:
+    """(coupled, kids, adults, replay) of every community of ``spec``, from the spec alone:
+    whether links change agents at epoch boundaries, sanctions reach household children, reach
+    across the firm link, and whether the links can be replayed after one pass (else every
+    bound agent stops at each of the ``epoch_days`` boundaries)."""
+    X = spec.mechanisms
+    kids = bool(X.households and X.reach_children)
+    adults = bool(X.legal_reps and (X.reach_rep or X.reach_firms))
+    replay = bool(X.coupled and (kids or adults) and spec.peer is None
+                  and not (adults and X.reach_children & (X.reach_rep | X.reach_firms)))
+    coupled = bool(X.coupled and (X.reach_children or X.reach_rep or X.reach_firms)
+                   or spec.peer is not None)
+    return coupled, kids, adults, replay
+
+
 def link_plan(spec: EngineSpec, c: Community, agents: Agents, links: Links,
               replay: bool = True) -> LinkPlan:
     """Which agents replay, rerun, stop at epochs or run free. Links are replayed unless a
     sanction reaches both children and across firm links (a representative's spilled sanction
     could pass on to their children) or peers rate each other."""
-    X = spec.mechanisms
-    kids = bool(X.households and X.reach_children)
-    adults = bool(X.legal_reps and (X.reach_rep or X.reach_firms))
-    replay = (replay and X.coupled and (kids or adults) and spec.peer is None
-              and not (adults and X.reach_children & (X.reach_rep | X.reach_firms)))
+    coupled, kids, adults, can_replay = link_mode(spec)
+    replay = replay and can_replay
     rerun = replay and adults
-    coupled = bool(X.coupled and (X.reach_children or X.reach_rep or X.reach_firms)
-                   or spec.peer is not None)
     bound = (_bound(spec, c, agents.age, links, children=not replay) if not replay or rerun
              else _EMPTY8)
     panel = agents.panel

@@ -1,9 +1,10 @@
 """What a run will cost before it runs: events, peak memory, time, and whether it compiles first.
 
-``estimate(sim, workers)`` reads the plan (agents, days, communities), the act rates the run's
-behaviour tables hold, and the arrays the engine allocates per community (``engine._agents``,
-``_state``, ``_reach_log``, ``_outputs``) and per run (``collect.Reduction.empty`` and the tables
-built from it), and turns them into figures with the throughput constants below, measured on
+``estimate(sim, workers)`` reads the plan (agents, days, communities, the epochs its links stop
+at), the act rates the run's behaviour tables hold, and the arrays the engine allocates per
+community (``engine._agents``, ``_state``, ``_reach_log``, ``_outputs``) and per run
+(``collect.Reduction.empty`` and the tables built from it: days x measures x groups x grades x
+provinces), and turns them into figures with the throughput constants below, measured on
 this project's 2-core machine. ``credsim validate`` and ``credsim run`` print it; ``run`` stops
 before allocating when the peak would not fit in the memory available (``--force`` runs anyway).
 
@@ -31,14 +32,17 @@ MB = 2**20
 # ---------------------------------------------------------------- measured constants
 # The fixed costs (marked "fitted") come from ``python benchmarks/estimate.py --fit``: whole
 # ``credsim run`` commands of the FIT runs (ficp, sesame, nosedive, demo at 300k and 3M persons,
-# sesame on one worker), the process tree's resident memory sampled every 50 ms and its processor
-# time, on this project's 2-core, 24 GB machine, warm Numba cache. They are checked on other
-# runs (HELD_OUT: rongcheng, court-blacklist, permis-a-points, demo at 1M), never fitted on
-# them; docs/reference.md, "Resource estimate", has both tables.
-PARENT_BASE_MB = 124.0  # fitted: credsim run's process (Python, NumPy, Numba, pandas, pyarrow...)
-WORKER_BASE_MB = 78.0  # fitted: a spawned worker with the kernels loaded from the cache
-TABLES_FACTOR = 3.2  # fitted: daily/acts tables, Parquet and plots: bytes per byte of the reduction
-CPU_START_SECONDS = 3.8  # fitted: processor time of start-up, planning, Parquet, plots, report
+# sesame on one worker; for the epochs nosedive at 300k with 2-day epochs and court-blacklist at
+# 0.01% with 14-day ones), the process tree's resident memory sampled every 50 ms and its
+# processor time, on this project's 2-core, 24 GB machine, warm Numba cache. They are checked on
+# other runs (HELD_OUT: rongcheng, court-blacklist as shipped at 0.03%, permis-a-points, demo at
+# 1M), never fitted on them; docs/reference.md, "Resource estimate", has both tables.
+PARENT_BASE_MB = 303.0  # fitted: credsim run's process (Python, NumPy, Numba, pandas, pyarrow...)
+WORKER_BASE_MB = 89.0  # fitted: a spawned worker with the kernels loaded from the cache
+TABLES_FACTOR = 1.13  # fitted: collect's daily levels and tables, Parquet, plots: per byte of
+#                      their dense size (``tables_bytes``)
+CPU_START_SECONDS = 3.8  # fitted (an earlier session; benchmarks/estimate.py START_CPU): processor
+#                          time of start-up, planning, Parquet, plots, report
 WORKER_START_CPU_SECONDS = 1.4  # fitted: processor time of a spawned worker's start
 # Wall time of the fixed parts, measured on an idle machine in an earlier session (the FIT runs
 # of this one ran at a load average of 12 on 2 cores, where wall time measures the other jobs)
@@ -48,7 +52,13 @@ REPORT_SECONDS = 3.0  # Parquet, summary, plots and report of a small run
 # 9 min 07 s on 2 workers; the estimate gives it 15 min): runs of seconds cannot tell these apart
 NS_PER_AGENT_DAY = 1.6  # one core, an agent-day with no event (every mechanism on)
 NS_PER_EVENT = 200.0  # one core, an event (act, detection, points, standing, counts)
-NS_PER_TABLE_CELL = 40.0  # reduction, collect and tables: per (province, day, group, grade) cell
+NS_PER_TABLE_VALUE = 195.0  # fitted: one core, per (province, day, group, grade, measure) value:
+#                            the communities' daily arrays, the reduction, collect, Parquet, plots
+# Epochs (links that cannot be replayed: legal representatives' sanctions that reach household
+# children, peer rating): every bound agent stops at each of the ``epoch_days`` boundaries
+NS_PER_AGENT_EPOCH = 145.0  # fitted: one core, an agent's stop and restart at a boundary
+EPOCH_SECONDS = 0.0  # fitted: one core, a community's boundary: the kernel call and the coupling
+NS_PER_PEER_AGENT = 210.0  # fitted: one core, an agent's peer ratings at a boundary (peer_round)
 COMMUNITY_SECONDS = 0.08  # per community: synthesis set-up, output arrays, result to the parent
 # Compiling from an empty cache (README, "first run"): the kernel with every mechanism 135 s,
 # the lean one 138 s, the link and peer kernels 6 s; synthesis, tally, couple a few seconds.
@@ -168,12 +178,47 @@ def community_bytes(spec: EngineSpec, persons: int, firms: int, threads: int) ->
 
 
 def reduction_bytes(spec: EngineSpec, provinces: int, acts: int, scores: int) -> int:
-    """Bytes of ``collect.Reduction.empty`` for the run (int64 sums by province)."""
-    from credsim.layout import GROUPS
+    """Bytes of ``collect.Reduction.empty`` for the run (int64 sums by province): the daily
+    measures' differences, acts by day, acts by grade and the tickets blocked, each
+    (province, day, group, ...), so they grow with days x measures x grades x provinces."""
+    from credsim.layout import GROUPS, TICKET_KINDS
 
     G, K1 = len(GROUPS), spec.n_grades + 1
     return 8 * (provinces * ((spec.days + 1) * G * K1 * spec.measures.count
-                             + spec.days * G * acts * 3 + spec.days * G * K1 * 3) + scores)
+                             + spec.days * G * acts * 3 + spec.days * G * K1 * 3
+                             + spec.days * G * K1 * len(TICKET_KINDS)) + scores)
+
+
+def daily_columns(spec: EngineSpec) -> int:
+    """Columns of ``Results.daily``: the keys (day, date, province, region, group, grade), the
+    measures, the acts by grade and the tickets blocked."""
+    from credsim.layout import TICKET_KINDS
+
+    return 6 + spec.measures.count + 3 + len(TICKET_KINDS)
+
+
+def tables_bytes(spec: EngineSpec, provinces: int) -> int:
+    """Bytes ``collect`` adds at most to the reduction: the daily levels (the measures'
+    differences summed up: a copy of that array) and the daily table (a row per province, day,
+    group and grade, 8 bytes a column); ``TABLES_FACTOR`` weighs it for pandas' copies, Parquet
+    and the plots."""
+    from credsim.layout import GROUPS
+
+    rows = provinces * spec.days * len(GROUPS) * (spec.n_grades + 1)
+    return 8 * (rows * spec.measures.count + rows * daily_columns(spec))
+
+
+def epoch_calls(spec: EngineSpec) -> int:
+    """Kernel calls a community's agents stop at: ``ceil(days / epoch_days)`` when links are
+    coupled and cannot be replayed (``engine.link_mode``), else 1 (one pass; a replay's
+    boundaries touch only the agents its log names)."""
+    from credsim.engine import link_mode
+
+    coupled, _kids, _adults, replay = link_mode(spec)
+    total = spec.burn_in + spec.days
+    if not coupled or replay:
+        return 1
+    return -(-total // spec.epoch_days)
 
 
 def executor_shape(workers: int | None, dask: str | None, n_communities: int,
@@ -202,9 +247,13 @@ class Terms:
     workers: int
     parallel: int  # cores busy at once
     runs: int  # 2 with the chilling baseline
-    cells: int  # (province, day, measure, grade) cells of the tables
+    cells: int  # (province, day, group, grade, measure) values of the tables
     community_mb: float  # the largest community's arrays in a worker
     reduction_mb: float  # the run's reduction in the parent
+    tables_mb: float = 0.0  # what collect adds to it (``tables_bytes``)
+    epoch_passes: int = 0  # agents x epoch boundaries they stop at (0 without epochs)
+    community_epochs: int = 0  # communities x epoch boundaries
+    peer_passes: int = 0  # agents x boundaries where peers rate each other (0 without)
 
 
 def terms(sim: Sim, workers: int | None = None, dask: str | None = None) -> Terms:
@@ -222,21 +271,25 @@ def terms(sim: Sim, workers: int | None = None, dask: str | None = None) -> Term
     provinces = len({c.province for c in comms}) or 1
     cores = os.cpu_count() or 1
     sc = sim.scenario
+    boundaries = epoch_calls(spec) - 1
     return Terms(
         agents=agents, agent_days=agents * total_days,
         events=total_days * (plan.persons * p_rate + plan.firms * f_rate),
         communities=len(comms), workers=n_workers,
         parallel=max(1, min(cores, n_workers * threads, max(len(comms), 1) * threads)),
         runs=2 if sc.output.chilling_baseline and sc.response.chilling > 0 else 1,
-        cells=provinces * spec.days * 5 * (spec.n_grades + 1),
+        cells=provinces * spec.days * 5 * (spec.n_grades + 1) * spec.measures.count,
         community_mb=community_bytes(spec, biggest.persons, biggest.firms, threads) / MB,
         reduction_mb=reduction_bytes(spec, provinces, len(sim.catalogue.acts),
-                                     sim.regime.score.max - sim.regime.score.min + 1) / MB)
+                                     sim.regime.score.max - sim.regime.score.min + 1) / MB,
+        tables_mb=tables_bytes(spec, provinces) / MB,
+        epoch_passes=agents * boundaries, community_epochs=len(comms) * boundaries,
+        peer_passes=agents * boundaries if spec.peer is not None else 0)
 
 
 def peak_mb(t: Terms) -> float:
     """The process tree's peak resident memory, in MB."""
-    parent = PARENT_BASE_MB + t.reduction_mb * (1 + TABLES_FACTOR)
+    parent = PARENT_BASE_MB + t.reduction_mb + TABLES_FACTOR * t.tables_mb
     if t.workers == 1:
         return parent + t.community_mb
     return parent + t.workers * (WORKER_BASE_MB + t.community_mb)
@@ -247,17 +300,21 @@ def cpu_seconds(t: Terms) -> float:
     ``seconds`` without dividing the computing among the cores, and the start-up of each worker.
     Unlike wall time it does not move with the machine's load, so the constants are fitted and
     checked on it (``benchmarks/estimate.py``)."""
-    compute = (t.agent_days * NS_PER_AGENT_DAY + t.events * NS_PER_EVENT) * 1e-9
+    compute = (t.agent_days * NS_PER_AGENT_DAY + t.events * NS_PER_EVENT
+               + t.epoch_passes * NS_PER_AGENT_EPOCH + t.peer_passes * NS_PER_PEER_AGENT) * 1e-9
     return (CPU_START_SECONDS + WORKER_START_CPU_SECONDS * t.workers * (t.workers > 1)
             + t.runs * (compute + t.communities * COMMUNITY_SECONDS
-                        + t.cells * NS_PER_TABLE_CELL * 1e-9))
+                        + t.community_epochs * EPOCH_SECONDS + t.cells * NS_PER_TABLE_VALUE * 1e-9))
 
 
 def seconds(t: Terms) -> float:
     """The whole command's seconds, kernels cached."""
-    compute = (t.agent_days * NS_PER_AGENT_DAY + t.events * NS_PER_EVENT) * 1e-9 / t.parallel
-    setup = t.communities * COMMUNITY_SECONDS / max(1, min(t.workers, t.communities))
-    return (START_SECONDS + t.runs * (compute + setup + t.cells * NS_PER_TABLE_CELL * 1e-9)
+    compute = (t.agent_days * NS_PER_AGENT_DAY + t.events * NS_PER_EVENT
+               + t.epoch_passes * NS_PER_AGENT_EPOCH
+               + t.peer_passes * NS_PER_PEER_AGENT) * 1e-9 / t.parallel
+    setup = ((t.communities * COMMUNITY_SECONDS + t.community_epochs * EPOCH_SECONDS)
+             / max(1, min(t.workers, t.communities)))
+    return (START_SECONDS + t.runs * (compute + setup + t.cells * NS_PER_TABLE_VALUE * 1e-9)
             + REPORT_SECONDS)
 
 
