@@ -22,14 +22,20 @@ from credsim.layout import (
     A_RECORDED,
     A_TRUE,
     BAD_BUCKETS,
+    FIRM_GROUP,
     HARM_COLS,
+    LIST_FLOWS,
     M_FALSE_RESTRICTED,
     M_PERSONS,
     M_RESTRICTED,
     M_SCORE_SUM,
+    TICKET_FIX,
+    TICKET_KINDS,
     Measures,
 )
 from credsim.summary import _score_end
+
+_APART_FLOWS = ("added", "removed_performed", "removed_expired", "removed_appeal")
 
 _H = {c: j for j, c in enumerate(HARM_COLS)}
 _INNOCENT = BAD_BUCKETS.index("0")
@@ -105,7 +111,53 @@ def run_row(red: Reduction, level: np.ndarray, meta: dict[str, Any],
         row[f"link_sanction_{s}"] = int(last[ms.link_sanction + k])
     for k, x in enumerate(meta["lists"]):
         row[f"list_{x}"] = int(last[ms.listed + k])
+    row.update(_observed_row(red, level, meta, ms, harm))
     return row
+
+
+def _observed_row(red: Reduction, level: np.ndarray, meta: dict[str, Any], ms: Measures,
+                  harm: np.ndarray) -> dict[str, int | float]:
+    """``metrics.observed_row`` of ``summary.observed``, from the sums: list flows by cause
+    (totals over the days; ``ever`` on the last day), stocks and sanction entries, persons and
+    organisations apart; tickets blocked and expected; persons travel-restricted in the run."""
+    by_group = level.sum(axis=(0, 3))  # [day, group, measure]
+    firm = by_group[:, FIRM_GROUP]
+    everyone = by_group.sum(axis=1)
+    row: dict[str, int | float] = {}
+
+    def put(name: str, col: int, total: bool) -> None:
+        pick = (lambda a: int(a[:, col].sum())) if total else (lambda a: int(a[-1, col]))
+        orgs = pick(firm)
+        persons = pick(everyone) - orgs
+        row[name], row[f"{name}_persons"], row[f"{name}_orgs"] = persons + orgs, persons, orgs
+
+    L = ms.L
+    flow_of = {f: LIST_FLOWS.index(f) for f in LIST_FLOWS}
+    for k, x in enumerate(meta["lists"]):
+        for f in _APART_FLOWS:
+            put(f"list_{f}_{x}", ms.list_flow + flow_of[f] * L + k, True)
+        orgs = int(firm[-1, ms.listed + k])
+        row[f"list_{x}_persons"] = int(everyone[-1, ms.listed + k]) - orgs
+        row[f"list_{x}_orgs"] = orgs
+        put(f"list_ever_{x}", ms.list_flow + flow_of["ever"] * L + k, False)
+        for a in ("", "_persons", "_orgs"):  # under pressure: removals by performance while listed
+            row[f"list_under_pressure_{x}{a}"] = row[f"list_removed_performed_{x}{a}"]
+    for k, sn in enumerate(meta["sanctions"]):
+        put(f"entered_{sn}", ms.entered + k, True)
+    expected = _tickets_expected(level, meta, ms)
+    for k, kind in enumerate(TICKET_KINDS):
+        row[f"tickets_blocked_{kind}"] = int(red.tickets[..., k].sum())
+        row[f"tickets_expected_{kind}"] = float(expected[:, k].sum())
+    persons = np.delete(harm, FIRM_GROUP, axis=0)
+    row["travel_restricted_persons"] = int(persons[..., _H["travel_restricted_in_run"]].sum())
+    return row
+
+
+def _tickets_expected(level: np.ndarray, meta: dict[str, Any], ms: Measures) -> np.ndarray:
+    """Expected ticket attempts blocked per day and kind (float64[day, kind])."""
+    rates = np.array([meta["ticket_rates_per_year"][k] for k in TICKET_KINDS]) / 365.0
+    nat = level[..., ms.tickets: ms.tickets + len(TICKET_KINDS)].sum(axis=(0, 2, 3))
+    return nat * (rates / TICKET_FIX)
 
 
 def lawful_chilled_acts(red: Reduction, meta: dict[str, Any]) -> int:
@@ -136,8 +188,34 @@ def daily_series(red: Reduction, level: np.ndarray, meta: dict[str, Any],
                                  ("false_list", ms.false_listed, meta["lists"])):
         for k, name in enumerate(names):
             cols[f"{prefix}_{name}"] = nat[:, first + k]
+    split = [*(f"sanction_{x}" for x in meta["sanctions"]), *(f"list_{x}" for x in meta["lists"])]
+    for k, name in enumerate(meta["sanctions"]):
+        cols[f"entered_{name}"] = nat[:, ms.entered + k]
+    split += [f"entered_{x}" for x in meta["sanctions"]]
+    firm_cols: dict[str, np.ndarray] = {}
+    firm = level[:, :, FIRM_GROUP].sum(axis=(0, 2))  # [day, measure]
+    for k, name in enumerate(meta["sanctions"]):
+        firm_cols[f"sanction_{name}"] = firm[:, ms.sanction + k]
+        firm_cols[f"entered_{name}"] = firm[:, ms.entered + k]
+    for k, name in enumerate(meta["lists"]):
+        firm_cols[f"list_{name}"] = firm[:, ms.listed + k]
+    for f, flow in enumerate(LIST_FLOWS):
+        for k, name in enumerate(meta["lists"]):
+            col = ms.list_flow + f * ms.L + k
+            cols[f"list_{flow}_{name}"] = nat[:, col]
+            firm_cols[f"list_{flow}_{name}"] = firm[:, col]
+            split.append(f"list_{flow}_{name}")
+    expected = _tickets_expected(level, meta, ms)
+    blocked = red.tickets.sum(axis=(0, 2, 3))  # [day, kind]
+    for k, kind in enumerate(TICKET_KINDS):
+        cols[f"tickets_expected_{kind}"] = expected[:, k]
+        cols[f"tickets_blocked_{kind}"] = blocked[:, k]
     cols["restricted"] = nat[:, M_RESTRICTED]
     cols["falsely_restricted"] = nat[:, M_FALSE_RESTRICTED]
+    for c in split:
+        cols[f"{c}_orgs"] = firm_cols[c]
+    for c in split:
+        cols[f"{c}_persons"] = cols[c] - firm_cols[c]
     persons = level[..., M_PERSONS].sum(axis=(0, 2))  # [day, grade]
     scored = persons[:, :-1].sum(axis=1)  # the last grade is the unscored
     cols["scored"] = scored
@@ -147,7 +225,16 @@ def daily_series(red: Reduction, level: np.ndarray, meta: dict[str, Any],
     for k, g in enumerate(meta["grades"]):
         if seen[k]:
             cols[f"grade_{g}"] = persons[:, k]
-    keep = ([c for c in cols if c not in DAILY_DROP] if columns is None else ["day", *columns])
+    if meta.get("start"):  # a run with a calendar: each day's date
+        import datetime as dt
+
+        from credsim.calendar import dates
+
+        day = cols.pop("day")
+        cols = {"day": day, "date": dates(dt.date.fromisoformat(meta["start"]), day), **cols}
+    dated = ["date"] if "date" in cols else []
+    keep = ([c for c in cols if c not in DAILY_DROP] if columns is None
+            else ["day", *dated, *[c for c in columns if c not in dated]])
     for c in keep:
         if c not in cols:  # a series another arm's regime has (a list) is 0 in this one
             cols[c] = 0
