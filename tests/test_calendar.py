@@ -127,6 +127,38 @@ def test_unscheduled_acts_keep_their_draws():
     assert base.acts.equals(same.acts)
 
 
+def test_steps_outside_the_run_before_in_force_at_the_start_after_never():
+    """A step before the first simulated day is the value from that day (the latest such step
+    wins); a step after the last day never applies and does not raise the thinning's top rate."""
+    sc = scenario(burn_in_days=10, days=100, schedule=[sched(
+        [("2019-06-01", 5.0), ("2019-12-01", 0.7), ("2020-02-01", 0.2), ("2020-04-10", 9.0),
+         ("2021-01-01", 50.0)])])
+    a = sc.catalogue.act_names.index(ACT)
+    r = act_rates(sc, sc.catalogue)[a]
+    assert len(r) == 110
+    assert (r[:10 + 31] == 0.7).all() and (r[41:10 + 100] == 0.2).all()
+    cat2, _, factor = thinning(sc, sc.catalogue)
+    assert cat2.acts[a].rate_per_year == 0.7
+    np.testing.assert_allclose(factor[0], r / 0.7)
+
+
+def test_a_scheduled_scenario_cut_short_by_end_runs():
+    """The shipped court list (steps to 2024) cut to 2014 by --set end: the later steps never
+    apply, and the run is the first step's."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "court-blacklist.toml"
+    sc = Scenario.from_file(path).with_overrides({"end": "2014-03-31", "population.scale": 0.0001})
+    assert sc.days == 182 and sc.end_date == dt.date(2014, 3, 31)
+    cat = sc.catalogue
+    a = cat.act_names.index("judgment_unperformed")
+    r = act_rates(sc, cat)[a]
+    assert (r == sc.schedule[0].steps[0].value).all()
+    res = Sim(sc).run(progress=False)
+    assert res.daily["date"].iloc[-1] == np.datetime64("2014-03-31")
+    assert res.daily["acts_recorded"].sum() > 0
+
+
 def test_a_step_value_can_be_set_by_key_path():
     sc = scenario(schedule=[sched([("2020-01-01", 0.4), ("2020-05-01", 0.8)])])
     sc2 = sc.with_overrides({"schedule[litter].steps[1].value": 2.5})
@@ -142,10 +174,6 @@ def test_a_step_value_can_be_set_by_key_path():
      "cannot be scheduled (schedulable: catalogue.acts[NAME].rate_per_year"),
     ({"schedule": [sched([("2020-03-01", 1.0), ("2020-02-01", 2.0)])]},
      "schedule[0].steps[1].from: 2020-02-01 is not after the step before it (2020-03-01)"),
-    ({"schedule": [sched([("2019-12-31", 1.0)])]},
-     "schedule[0].steps[0].from: 2019-12-31 is outside the run (2020-01-01 .. 2020-10-26)"),
-    ({"schedule": [sched([("2021-01-01", 1.0)])], "burn_in_days": 5},
-     "is outside the run (2019-12-27 (burn-in) .. 2020-10-26)"),
     ({"schedule": [sched([("2020-02-01", -0.5)])]},
      "schedule[0].steps[0].value: -0.5: Input should be greater than or equal to 0"),
     ({"schedule": [sched([("2020-02-01", 1.0)]), sched([("2020-03-01", 1.0)])]},

@@ -332,8 +332,8 @@ def test_calibrated_scenario_runs_with_credsim_run(tmp_path):
     sys.path.insert(0, str(STUB_DIR))
     from stub_model import model
 
-    # an undated court-list scenario: the shipped one's schedule steps (2013-2024) would fall
-    # outside a 20-day run (an error), and its [calibrated] values name the schedule's steps
+    # an undated court-list scenario: the shipped one's [calibrated] values name its schedule's
+    # steps, and this test's calibration fits the catalogue rate the schedule would override
     base = tmp_path / "court.toml"
     base.write_text('name = "court"\ndays = 365\n[population]\nscale = 0.001\n'
                     '[regime]\nuse = "court-blacklist"\n')

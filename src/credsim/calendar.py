@@ -12,7 +12,9 @@ A ``[[schedule]]`` makes a value piecewise constant by date::
     steps = [{from = 2013-10-01, value = 0.0021}, {from = 2023-01-01, value = 0.0030}]
     assumption = "..."
 
-Before its first step a value is the one the files give. Only act rates can be scheduled
+Before its first step a value is the one the files give. A step dated before the first simulated
+day is in force from that day (the latest such step wins); a step dated after the run's last day
+never applies, so a scheduled scenario can be cut short (``--set end=...``). Only act rates can be scheduled
 (``SCHEDULABLE``): the kernel draws an act's candidates at the schedule's highest rate and keeps
 each with probability rate(day) / highest (thinning: exact for a Poisson process), through a
 per-(act, day) factor next to the behaviour response's acceptance. Anything else (a list's
@@ -137,8 +139,6 @@ def schedule_problems(sc: Any) -> list[str]:  # a scenario.Scenario (which impor
     if sc.start is None:
         return ["schedule: a schedule needs the scenario's 'start' date (e.g. start = 2013-10-01)"]
     acts = sc._base_catalogue.act_names
-    first = sc.start - dt.timedelta(days=sc.burn_in_days)
-    last = end_date(sc.start, sc.days)
     seen: dict[str, int] = {}
     for j, s in enumerate(sc.schedule):
         where = f"schedule[{j}]"
@@ -159,10 +159,6 @@ def schedule_problems(sc: Any) -> list[str]:  # a scenario.Scenario (which impor
             out.append(f"{where}.path: the rate of {act} is scheduled twice "
                        f"(also schedule[{seen[act]}])")
         seen[act] = j
-        for k, st in enumerate(s.steps):
-            if not first <= st.from_ <= last:
-                span = f"{first} (burn-in) .. {last}" if sc.burn_in_days else f"{first} .. {last}"
-                out.append(f"{where}.steps[{k}].from: {st.from_} is outside the run ({span})")
     return out
 
 
@@ -179,8 +175,8 @@ def act_rates(sc: Any, cat: Catalogue) -> dict[int, np.ndarray]:
         act = _act_of(overrides.parse_path(s.path), names)
         a = names.index(act)
         r = np.full(total, cat.acts[a].rate_per_year, np.float64)
-        for st in s.steps:
-            r[(st.from_ - first).days:] = st.value
+        for st in s.steps:  # before the first day: in force from it; after the last: never
+            r[max(0, (st.from_ - first).days):] = st.value
         out[a] = r
     return out
 
