@@ -29,7 +29,7 @@ demo: $(STAMP) browser
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/credsim compile  # the kernels, in parallel processes, before the tests load them
-	$(BIN)/python -m pytest
+	CREDSIM_REQUIRE_BROWSER=1 $(BIN)/python -m pytest  # the browser tests fail, not skip, without chromium
 
 # rewrite the exact baselines on purpose (a change meant to change results)
 baseline: $(STAMP)
