@@ -229,8 +229,31 @@ def test_validate_knows_every_kind_of_file(parts, kind):
 def test_every_shipped_file_validates():
     files = sorted((ROOT / "scenarios").glob("*.toml")) + sorted(data_path().rglob("*.toml"))
     files = [f for f in files if f.name != "mechanisms.toml"]
+    files += sorted((ROOT / "experiments").glob("*.toml")) + sorted((ROOT / "calibrations").glob("*.toml"))
     r = CliRunner().invoke(main, ["validate", *map(str, files)])
     assert r.exit_code == 0, r.output
+    assert "experiments/fpir-appeals.toml: valid experiment (sweep: 16 points x 4 seeds)" in r.output
+    assert ("calibrations/court-blacklist.toml: valid calibration (8 parameters, 9 fitted and 6 "
+            "held-out") in r.output
+
+
+@pytest.mark.parametrize("folder, name, edit, key", [
+    ("experiments", "fpir-appeals.toml", ('path = "appeals.probability"', 'path = "appeals.probablity"'),
+     "appeals.probablity"),
+    ("calibrations", "court-blacklist.toml", ("cv = 0.05\nsource", "cv = -1\nsource"), "targets[0].cv"),
+])
+def test_bad_experiment_and_calibration_files_name_file_and_key(tmp_path, folder, name, edit, key):
+    """Written beside the shipped file (their scenario paths are relative), then removed."""
+    text = (ROOT / folder / name).read_text(encoding="utf-8")
+    assert edit[0] in text
+    bad = ROOT / folder / f"_bad-{tmp_path.name}.toml"
+    bad.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    try:
+        refused(bad, key)
+        r = CliRunner().invoke(main, ["validate", str(bad)])
+        assert r.exit_code == 2 and "Traceback" not in r.output and key in r.output, r.output
+    finally:
+        bad.unlink()
 
 
 def test_explicit_kind_and_an_unknown_kind(tmp_path):

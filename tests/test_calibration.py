@@ -46,6 +46,34 @@ def test_likelihoods_equal_scipy():
     assert np.isfinite(likelihoods.loglik("poisson", 5, 0.0))
 
 
+def test_tempered_posterior_inflates_uncertainty_by_the_best_fits_reduced_chi_square():
+    """Two normal targets, the best trial 3 and 4 sds off: deviance 25 over 2 targets, T = 12.5,
+    and every weight is exp(loglik / T) (uniform proposal, flat prior); a good fit keeps T = 1."""
+    import pandas as pd
+
+    from credsim.calibration.posterior import importance, temperature
+    from credsim.calibration.spec import ParameterSpec, TargetSpec
+
+    targets = [TargetSpec(name=n, quantity="run_metric", column="x", observed=100.0, sd=10.0,
+                          assumption="test") for n in ("a", "b")]
+    z = np.array([[3.0, 4.0], [5.0, 5.0], [0.0, 8.0]])
+    ll = likelihoods.normal(100.0, 100.0 + 10.0 * z, 10.0)
+    trials = pd.DataFrame({"trial": [0, 1, 2], "x": [0.2, 0.5, 0.8], "loglik": ll.sum(axis=1),
+                           "loglik_a": ll[:, 0], "loglik_b": ll[:, 1]})
+    T = temperature(trials, targets)
+    assert T == pytest.approx(12.5)
+    assert temperature(trials, targets, 3.0) == 3.0
+    good = trials.assign(loglik_a=likelihoods.normal(100.0, 101.0, 10.0),
+                         loglik_b=likelihoods.normal(100.0, 99.0, 10.0))
+    assert temperature(good, targets) == 1.0
+    p = [ParameterSpec(path="x", range=(0.0, 1.0))]
+    post = importance(trials, p, "random", 100, temperature=T)
+    w = np.exp((trials["loglik"] - trials["loglik"].max()) / T)
+    np.testing.assert_allclose(post.weights.to_numpy(), w / w.sum(), rtol=1e-12)
+    plain = importance(trials, p, "random", 100)
+    assert post.ess > plain.ess and "T = 12.5" in post.method
+
+
 # ---------------------------------------------------------------------------- spec files
 GOOD = f"""
 name = "stub"
@@ -110,6 +138,10 @@ BAD = [
      "targets[0].observed: 2000.0 is more than n = 100"),
     ("prior without its parameters", ("log = true", 'log = true\nprior = {family = "normal", mu = 0.003}'),
      "parameters[0].prior.sigma: required by a normal prior"),
+    ("temperature below 1", ("trials = 12", "trials = 12\nposterior_temperature = 0.5"),
+     "posterior_temperature: 0.5: 'auto' or a number from 1"),
+    ("start outside the range", ("log = true", "log = true\nstart = 0.5"),
+     "parameters[0].start: 0.5: must lie in the range [0.0005, 0.02]"),
     ("unknown likelihood", ("cv = 0.1\nsource", 'likelihood = "gamma"\nsource'), "targets[0].likelihood:"),
     ("series without a day", ('quantity = "run_metric"', 'quantity = "series"'),
      "targets[0].day: give exactly one of 'day'"),
@@ -227,6 +259,22 @@ def test_results_posterior_and_calibrated_scenario(tmp_path):
     assert labels[path]["value"] == res.best["rate"] and labels[path]["targets"] == ["stock"]
     act = next(a for a in sc.catalogue.acts if a.name == "judgment_unperformed")
     assert act.rate_per_year == res.best["rate"]
+
+
+def test_start_values_are_the_first_trial_and_cmaes_mean(tmp_path):
+    sys.path.insert(0, str(STUB_DIR))
+    from stub_model import model
+
+    text = GOOD.replace("log = true", "log = true\nstart = 0.004", 1).replace("trials = 12", "trials = 6")
+    res = Calibration.from_file(_spec(tmp_path, text)).run(tmp_path / "r", workers=1, model=model,
+                                                          progress=False)
+    first = res.trials.sort_values("trial").iloc[0]
+    assert first["trial"] == 0 and first["rate"] == 0.004
+    cal = Calibration.from_file(_spec(tmp_path, text.replace('sampler = "random"', 'sampler = "cmaes"'),
+                                      "c.toml"))
+    assert cal.start() == {"rate": 0.004}
+    res = cal.run(tmp_path / "c", workers=1, model=model, progress=False)
+    assert res.trials.sort_values("trial").iloc[0]["rate"] == 0.004 and len(res.trials) == 6
 
 
 # ---------------------------------------------------------------------------- with the simulator

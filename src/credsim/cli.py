@@ -335,12 +335,14 @@ def _regime_lines(row: dict, width: int = 80) -> list[str]:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--kind", type=click.Choice(["scenario", "regime", "catalogue", "marginals", "tickets"]),
+@click.option("--kind", type=click.Choice(["scenario", "regime", "catalogue", "marginals", "tickets",
+                                           "experiment", "calibration"]),
               default=None, help="The kind of file (default: told from its keys).")
 @click.option("--catalogue", default="default", show_default=True,
               help="The behaviour catalogue a regime's acts are checked against.")
 def validate(files, kind, catalogue):
-    """Check scenario, regime, catalogue or marginals files: clear errors, exit 2, nothing run."""
+    """Check scenario, regime, catalogue, marginals, tickets, experiment or calibration files:
+    clear errors, exit 2, nothing run."""
     from credsim.validation import check_file
 
     bad = 0

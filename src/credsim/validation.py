@@ -1,7 +1,7 @@
 """``credsim validate``: check any file credsim reads, of a kind given or told from its keys.
 
 Each kind is a row of ``KINDS``: the keys that identify it and how to check it. A new kind of
-file (experiments, calibrations) is a new row.
+file is a new row.
 """
 
 from __future__ import annotations
@@ -55,12 +55,31 @@ def _tickets(path: Path, data: dict[str, Any], catalogue: str) -> str:
             f"person-year, dispersion {t.dispersion.shape:g}")
 
 
+def _experiment(path: Path, data: dict[str, Any], catalogue: str) -> str:
+    from credsim.experiment import Experiment
+
+    e = Experiment.from_file(path)
+    e.check()  # every point's values, by key path
+    return f"{e.kind}: {len(e.arms)} points x {len(e.seeds)} seeds"
+
+
+def _calibration(path: Path, data: dict[str, Any], catalogue: str) -> str:
+    from credsim.calibration import Calibration
+
+    c = Calibration.from_file(path)
+    held = sum(t.holdout for t in c.spec.targets)
+    return (f"{len(c.spec.parameters)} parameters, {len(c.spec.targets) - held} fitted and {held} "
+            f"held-out targets, {c.spec.trials} trials x {len(c.seeds)} seeds")
+
+
 class Kind(NamedTuple):
     keys: frozenset[str]  # a file with any of these top-level keys is of this kind
     check: Callable[[Path, dict[str, Any], str], str]  # raises ConfigError; returns a note
 
 
 KINDS: dict[str, Kind] = {  # in the order kinds are told apart
+    "calibration": Kind(frozenset({"targets", "parameters"}), _calibration),
+    "experiment": Kind(frozenset({"factors", "arms"}), _experiment),
     "scenario": Kind(frozenset({"population", "regime"}), _scenario),
     "regime": Kind(frozenset({"score", "bands"}), _regime),
     "catalogue": Kind(frozenset({"acts"}), _catalogue),

@@ -251,12 +251,27 @@ class Calibration:
         if s == "qmc":
             return optuna.samplers.QMCSampler(seed=self.spec.seed, scramble=True)
         self._require_sampler()
-        return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=max(5, min(10, n_trials // 4)))
+        x0 = self.start()
+        whole = len(x0) == len(self.spec.parameters)  # a full start point: CMA-ES starts from it
+        import warnings
+
+        with warnings.catch_warnings():  # x0 is deprecated from Optuna 4.9 (kept to 6: pyproject caps it)
+            warnings.simplefilter("ignore", FutureWarning)
+            startup = 0 if whole else max(5, min(10, n_trials // 4))
+            return optuna.samplers.CmaEsSampler(seed=seed, x0=x0 if whole else None,
+                                                n_startup_trials=startup)
+
+    def start(self) -> dict[str, float]:
+        """The parameters' ``start`` values, by label (the first trial asks for them)."""
+        return {p.label: (int(p.start) if p.integer else p.start)
+                for p in self.spec.parameters if p.start is not None}
 
     def _optimise(self, optuna, study, out: Path, n_trials: int, workers, dask, model, bar) -> None:
         from credsim.calibration import parameters as P
         from credsim.experiment.runner import Arm, RunTask, make_run_executor
 
+        if not study.get_trials(deepcopy=False) and self.start():
+            study.enqueue_trial(self.start())  # trial 0 at the spec's start values
         study.sampler = self._sampler(optuna, len(study.get_trials(deepcopy=False)), n_trials)
         dists = {p.label: P.distribution(p) for p in self.spec.parameters}
         k = len(self.seeds)

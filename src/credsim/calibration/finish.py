@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from credsim.calibration.posterior import importance
+from credsim.calibration.posterior import importance, temperature
 from credsim.calibration.results import LEVEL, CalibrationResults
 from credsim.calibration.spec import CalibrationFile
 
@@ -48,7 +48,9 @@ def finish(cal: Any, study, out: Path, meta_update: dict[str, Any], note=print) 
                                                    states=(optuna.trial.TrialState.COMPLETE,))]
     failed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))
     trials, sim = _trial_tables(out, complete, spec)
-    post = importance(trials, spec.parameters, spec.sampler, spec.posterior_draws, seed=spec.seed)
+    T = temperature(trials, spec.fitted_targets, spec.posterior_temperature)
+    post = importance(trials, spec.parameters, spec.sampler, spec.posterior_draws, seed=spec.seed,
+                      temperature=T)
     trials["weight"] = trials["trial"].map(post.weights).fillna(0.0)
     trials.to_parquet(out / "trials.parquet", index=False)
     sim.to_parquet(out / "simulated.parquet", index=False)
@@ -79,7 +81,7 @@ def finish(cal: Any, study, out: Path, meta_update: dict[str, Any], note=print) 
     Scenario.from_file(path)  # the calibrated scenario must validate
     meta = json.loads((out / "calibration.json").read_text())
     meta.update(meta_update)
-    meta.update({"complete_trials": len(trials), "failed_trials": failed, "ess": post.ess,
+    meta.update({"complete_trials": len(trials), "failed_trials": failed, "ess": post.ess, "temperature": T,
                  "posterior_method": post.method, "best_trial": int(best["trial"]),
                  "best_loss": float(best["loss"]),
                  "best": best_params, "best_overrides": fitted,

@@ -16,6 +16,15 @@ tens of trials the posterior rests on few effective points (the effective sample
 ESS = (sum w)^2 / sum w^2 is printed and stored) and is only as good as the trials' coverage of
 the region where the likelihood is high; the simulation noise left in the mean over K seeds is
 not in the likelihood (a larger K shrinks it).
+
+A model that cannot meet every target at once (a misspecified one: the best trial's deviance
+D = 2 x sum_j w_j (log L_j(obs | obs) - log L_j(obs | mu)) well above the number of fitted
+targets n) would put all the weight on the best trial and give intervals of zero width. The
+log-likelihood is then divided by a temperature T (``posterior_temperature``; ``"auto"``:
+T = max(1, D_best / n), the reduced chi-square of the best fit, i.e. every target's uncertainty
+inflated by sqrt(T) until the best fit is as good as the stated uncertainties say it should
+be: the Birge ratio of physics' data combinations, and a power posterior in the sense of
+generalised Bayesian updating). T = 1 is the plain posterior; T is printed and stored.
 """
 
 from __future__ import annotations
@@ -25,8 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from credsim.calibration import likelihoods
 from credsim.calibration import parameters as P
-from credsim.calibration.spec import ParameterSpec
+from credsim.calibration.spec import ParameterSpec, TargetSpec
 
 
 @dataclass
@@ -49,10 +59,24 @@ class Posterior:
         return float(x.quantile(a)), float(x.quantile(1 - a))
 
 
+def temperature(trials: pd.DataFrame, targets: list[TargetSpec], setting: float | str = "auto") -> float:
+    """The posterior's temperature: ``setting`` itself, or with ``"auto"`` the best trial's
+    deviance over the number of fitted targets, at least 1 (see the module's docstring).
+    ``trials`` has a ``loglik_<target>`` column per target."""
+    if setting != "auto":
+        return float(setting)
+    sat = {t.name: float(likelihoods.loglik(t.likelihood, t.observed, t.observed, **t.family_kw()))
+           for t in targets}
+    dev = sum(2.0 * t.weight * (sat[t.name] - trials[f"loglik_{t.name}"].to_numpy(dtype=float))
+              for t in targets)
+    dev = np.where(np.isfinite(dev), dev, np.inf)
+    return max(1.0, float(np.min(dev)) / max(1, len(targets))) if len(dev) else 1.0
+
+
 def importance(trials: pd.DataFrame, params: list[ParameterSpec], sampler: str, draws: int,
-               seed: int = 0) -> Posterior:
+               seed: int = 0, temperature: float = 1.0) -> Posterior:
     """The importance-resampling posterior of ``trials`` (columns: ``trial``, ``loglik`` and one
-    column per parameter label)."""
+    column per parameter label), the log-likelihood divided by ``temperature``."""
     rng = np.random.default_rng(seed)
     ok = trials[np.isfinite(trials["loglik"])]
     if ok.empty:
@@ -60,7 +84,7 @@ def importance(trials: pd.DataFrame, params: list[ParameterSpec], sampler: str, 
     names = [p.label for p in params]
     x = ok[names].to_numpy(dtype=float)
     u = np.column_stack([P.to_unit(p, x[:, j]) for j, p in enumerate(params)])
-    logw = ok["loglik"].to_numpy(dtype=float)
+    logw = ok["loglik"].to_numpy(dtype=float) / temperature
     for j, p in enumerate(params):
         logw = logw + P.log_prior(p, x[:, j]) + P.log_jacobian(p, x[:, j])
     method = "importance resampling, uniform proposal"
@@ -69,6 +93,8 @@ def importance(trials: pd.DataFrame, params: list[ParameterSpec], sampler: str, 
         if logq is not None:
             logw = logw - logq
             method = f"importance resampling, proposal estimated by a kernel density of the {sampler} trials"
+    if temperature != 1.0:
+        method = f"tempered (T = {temperature:.3g}) " + method
     logw = np.where(np.isfinite(logw), logw, -np.inf)
     w = np.exp(logw - logw.max())
     w /= w.sum()

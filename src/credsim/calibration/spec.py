@@ -43,7 +43,8 @@ class Prior(Strict):
 
 
 class ParameterSpec(Strict):
-    """A value to fit: its key path (as in ``--set``), its range, log scale, prior, integer."""
+    """A value to fit: its key path (as in ``--set``), its range, log scale, prior, integer, and
+    an optional ``start`` (the first trial's value; CMA-ES's initial mean)."""
 
     path: str = Field(min_length=1)
     name: str | None = Field(default=None, pattern=NAME)
@@ -51,12 +52,15 @@ class ParameterSpec(Strict):
     log: bool = False
     integer: bool = False
     prior: Prior | None = None
+    start: float | None = None
     note: str = ""
 
     @model_validator(mode="after")
     def _bounds(self):
         lo, hi = self.range
         problems = []
+        if self.start is not None and not (math.isfinite(self.start) and lo <= self.start <= hi):
+            problems.append(f"start: {self.start}: must lie in the range [{lo}, {hi}]")
         if not (math.isfinite(lo) and math.isfinite(hi)):
             problems.append("range: bounds must be finite numbers")
         elif not lo < hi:
@@ -165,6 +169,7 @@ class CalibrationFile(Strict):
     sampler: Literal["tpe", "random", "cmaes", "qmc"] = "tpe"
     seed: int = Field(default=0, ge=0, lt=2**32)
     posterior_draws: int = Field(default=1000, ge=10, le=1_000_000)
+    posterior_temperature: float | Literal["auto"] = "auto"
 
     @model_validator(mode="after")
     def _shape(self):
@@ -181,6 +186,10 @@ class CalibrationFile(Strict):
                 problems.append(f"parameters[{j}].path: {p!r} is also fixed in 'set'")
         if paths and len(set(paths)) != len(paths):
             problems.append("parameters: a path is fitted twice")
+        T = self.posterior_temperature
+        if T != "auto" and not (math.isfinite(T) and 1 <= T <= 1e6):
+            problems.append(f"posterior_temperature: {T}: 'auto' or a number from 1 (the plain "
+                            f"posterior) to 1e6")
         if all(t.holdout or t.weight == 0 for t in self.targets):
             problems.append("targets: every target is held out (or has weight 0): nothing to fit")
         if problems:
