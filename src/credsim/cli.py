@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from credsim.errors import ConfigError
+from credsim.validation import KINDS
 from credsim.version import __version__
 
 
@@ -335,8 +336,7 @@ def _regime_lines(row: dict, width: int = 80) -> list[str]:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--kind", type=click.Choice(["scenario", "regime", "catalogue", "marginals", "tickets",
-                                           "experiment", "calibration"]),
+@click.option("--kind", type=click.Choice(list(KINDS)),
               default=None, help="The kind of file (default: told from its keys).")
 @click.option("--catalogue", default="default", show_default=True,
               help="The behaviour catalogue a regime's acts are checked against.")

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from credsim.config import read_toml, validate
 from credsim.errors import ConfigError
 
 
@@ -23,6 +22,7 @@ def _scenario(path: Path, data: dict[str, Any], catalogue: str) -> str:
 
 def _regime(path: Path, data: dict[str, Any], catalogue: str) -> str:
     from credsim.behaviour import load_catalogue
+    from credsim.config import validate
     from credsim.regime import Regime, regime_problems
 
     r = validate(Regime, data, str(path))
@@ -35,12 +35,14 @@ def _regime(path: Path, data: dict[str, Any], catalogue: str) -> str:
 
 def _catalogue(path: Path, data: dict[str, Any], catalogue: str) -> str:
     from credsim.behaviour import Catalogue
+    from credsim.config import validate
 
     c = validate(Catalogue, data, str(path))
     return f"{len(c.acts)} acts"
 
 
 def _marginals(path: Path, data: dict[str, Any], catalogue: str) -> str:
+    from credsim.config import validate
     from credsim.marginals import Marginals
 
     m = validate(Marginals, data, str(path))
@@ -48,6 +50,7 @@ def _marginals(path: Path, data: dict[str, Any], catalogue: str) -> str:
 
 
 def _tickets(path: Path, data: dict[str, Any], catalogue: str) -> str:
+    from credsim.config import validate
     from credsim.tickets import TicketsFile
 
     t = validate(TicketsFile, data, str(path))
@@ -68,7 +71,7 @@ def _calibration(path: Path, data: dict[str, Any], catalogue: str) -> str:
 
     c = Calibration.from_file(path)
     held = sum(t.holdout for t in c.spec.targets)
-    return (f"{len(c.spec.parameters)} parameters, {len(c.spec.targets) - held} fitted and {held} "
+    return (f"{len(c.spec.parameters)} parameters, {len(c.spec.fitted_targets)} fitted and {held} "
             f"held-out targets, {c.spec.trials} trials x {len(c.seeds)} seeds")
 
 
@@ -100,6 +103,8 @@ def detect(path: Path, data: dict[str, Any]) -> str:
 
 def check_file(path: Path, kind: str | None = None, catalogue: str = "default") -> tuple[str, str]:
     """Validate one file; (its kind, a note) or ConfigError naming the file and key paths."""
+    from credsim.config import read_toml
+
     data = read_toml(path)
     kind = kind or detect(path, data)
     return kind, KINDS[kind].check(path, data, catalogue)

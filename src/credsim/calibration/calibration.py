@@ -36,6 +36,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -253,8 +254,6 @@ class Calibration:
         self._require_sampler()
         x0 = self.start()
         whole = len(x0) == len(self.spec.parameters)  # a full start point: CMA-ES starts from it
-        import warnings
-
         with warnings.catch_warnings():  # x0 is deprecated from Optuna 4.9 (kept to 6: pyproject caps it)
             warnings.simplefilter("ignore", FutureWarning)
             startup = 0 if whole else max(5, min(10, n_trials // 4))
@@ -270,8 +269,9 @@ class Calibration:
         from credsim.calibration import parameters as P
         from credsim.experiment.runner import Arm, RunTask, make_run_executor
 
-        if not study.get_trials(deepcopy=False) and self.start():
-            study.enqueue_trial(self.start())  # trial 0 at the spec's start values
+        start = self.start()
+        if start and not study.get_trials(deepcopy=False):
+            study.enqueue_trial(start)  # trial 0 at the spec's start values
         study.sampler = self._sampler(optuna, len(study.get_trials(deepcopy=False)), n_trials)
         dists = {p.label: P.distribution(p) for p in self.spec.parameters}
         k = len(self.seeds)
